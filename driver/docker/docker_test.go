@@ -1,0 +1,93 @@
+package docker_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"berth/driver"
+	"berth/driver/docker"
+	"berth/driver/drivertest"
+	"berth/driver/internal/labels"
+
+	"github.com/docker/go-connections/nat"
+)
+
+func newDriver(t *testing.T) driver.Driver {
+	cli := drivertest.Engine(t)
+	instance := drivertest.Instance(t, cli)
+	d, err := docker.New(cli, docker.Options{
+		Instance:     instance,
+		Network:      "berth-" + instance,
+		PublishIP:    "127.0.0.1",
+		ActivityFile: filepath.Join(t.TempDir(), "activity.db"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestConformance(t *testing.T) {
+	drivertest.RunConformanceTests(t, newDriver)
+}
+
+// TestHardened inspects a created container and checks every hardening
+// default the API promises.
+func TestHardened(t *testing.T) {
+	cli := drivertest.Engine(t)
+	d := newDriver(t)
+	spec := drivertest.Spec("hard", "alice")
+	spec.CapAdd = []string{"NET_BIND_SERVICE"}
+	c, err := d.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cli.ContainerInspect(context.Background(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := info.HostConfig
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"not privileged", !hc.Privileged},
+		{"all capabilities dropped", slices.Equal(hc.CapDrop, []string{"ALL"})},
+		{"only the configured capability added back", len(hc.CapAdd) == 1 && strings.TrimPrefix(hc.CapAdd[0], "CAP_") == "NET_BIND_SERVICE"},
+		{"no-new-privileges", slices.Contains(hc.SecurityOpt, "no-new-privileges:true")},
+		{"memory limit", hc.Memory == spec.Resources.MemoryBytes && hc.MemorySwap == hc.Memory},
+		{"cpu limit", hc.NanoCPUs == spec.Resources.NanoCPUs},
+		{"pids limit", hc.PidsLimit != nil && *hc.PidsLimit == spec.Resources.PidsLimit},
+		{"no host mounts", len(hc.Binds) == 0 && len(hc.Mounts) == 0 && len(info.Mounts) == 0},
+		{"own network namespace", hc.NetworkMode.UserDefined() == "berth-"+info.Config.Labels[labels.Instance]},
+		{"own pid namespace", hc.PidMode == ""},
+		{"private ipc", hc.IpcMode.IsPrivate()},
+		{"own uts namespace", hc.UTSMode == ""},
+		{"no restart", hc.RestartPolicy.Name == "no"},
+		{"ports on the publish address only", publishedOn(hc.PortBindings, "127.0.0.1")},
+		{"labelled", info.Config.Labels[labels.Owner] == "alice" && info.Config.Labels[labels.Name] == spec.Name},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: not so in %+v", c.what, hc)
+		}
+	}
+}
+
+func publishedOn(bindings map[nat.Port][]nat.PortBinding, ip string) bool {
+	if len(bindings) == 0 {
+		return false
+	}
+	for _, bs := range bindings {
+		for _, b := range bs {
+			if b.HostIP != ip {
+				return false
+			}
+		}
+	}
+	return true
+}
