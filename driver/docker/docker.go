@@ -129,7 +129,7 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 	if err != nil {
 		err = engineerr.Wrap(err, "inspect image")
 		if errors.Is(err, driver.ErrNotFound) {
-			return nil, fmt.Errorf("image %s is not present on the engine: %w", spec.Image, driver.ErrInvalid)
+			return nil, fmt.Errorf("%w: image %s is not present on the engine", driver.ErrInvalid, spec.Image)
 		}
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 	if err != nil {
 		err = engineerr.Wrap(err, "create container")
 		if errors.Is(err, driver.ErrConflict) {
-			return nil, fmt.Errorf("name %q is already in use: %w", spec.Name, driver.ErrConflict)
+			return nil, fmt.Errorf("%w: name %q is already in use", driver.ErrConflict, spec.Name)
 		}
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (d *Driver) Get(ctx context.Context, ref string, filter driver.Filter) (*dr
 		return nil, err
 	}
 	if len(found) != 1 {
-		return nil, fmt.Errorf("container %q: %w", ref, driver.ErrNotFound)
+		return nil, fmt.Errorf("%w: container %q", driver.ErrNotFound, ref)
 	}
 	return found[0], nil
 }
@@ -393,13 +393,13 @@ func (d *Driver) ContainerByIP(ctx context.Context, ip string) (*driver.Containe
 		}
 		if n := s.NetworkSettings.Networks[d.opts.Network]; n != nil && n.IPAddress == ip {
 			if match != nil {
-				return nil, fmt.Errorf("address %s is shared: %w", ip, driver.ErrNotFound)
+				return nil, fmt.Errorf("%w: address %s is shared", driver.ErrNotFound, ip)
 			}
 			match = d.fromSummary(s)
 		}
 	}
 	if match == nil {
-		return nil, fmt.Errorf("no container at %s: %w", ip, driver.ErrNotFound)
+		return nil, fmt.Errorf("%w: no container at %s", driver.ErrNotFound, ip)
 	}
 	return match, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -25,11 +26,7 @@ import (
 // test: Berth's tests never skip for want of an engine.
 func Engine(t testing.TB) *client.Client {
 	t.Helper()
-	var cfg connect.Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		t.Fatalf("engine settings: %v", err)
-	}
-	cli, err := connect.NewClient(cfg)
+	cli, err := connect.NewClient(EngineConfig(t))
 	if err != nil {
 		t.Fatalf("engine client: %v", err)
 	}
@@ -44,6 +41,17 @@ func Engine(t testing.TB) *client.Client {
 		t.Fatalf("demo image: %v", demoErr)
 	}
 	return cli
+}
+
+// EngineConfig is the engine settings of the tests: Berth's own settings
+// from the environment (DOCKER_HOST and friends), defaults otherwise.
+func EngineConfig(t testing.TB) connect.Config {
+	t.Helper()
+	var cfg connect.Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		t.Fatalf("engine settings: %v", err)
+	}
+	return cfg
 }
 
 var (
@@ -102,4 +110,23 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 			t.Errorf("sweep network %s: %v", n.Name, err)
 		}
 	}
+}
+
+// Snapshot describes instance's containers as the engine has them (IDs,
+// states, names), for tests that check a request changed nothing.
+func Snapshot(t testing.TB, cli *client.Client, instance string) string {
+	t.Helper()
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", labels.Instance+"="+instance)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range list {
+		out = append(out, c.ID[:12]+"/"+string(c.State)+"/"+strings.Join(c.Names, ","))
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }

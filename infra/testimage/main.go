@@ -40,6 +40,23 @@ func run(ctx context.Context) error {
 	mux.HandleFunc("/env/{name}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, os.Getenv(r.PathValue("name")))
 	})
+	// A test hook: check in now, as told, and relay Berth's answer. auth=none
+	// leaves the token out (Berth's opt-in check-in by source IP);
+	// forwarded_for adds an X-Forwarded-For header Berth must not trust.
+	mux.HandleFunc("POST /check-in", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		token := os.Getenv("BERTH_CHECKIN_TOKEN")
+		if q.Get("auth") == "none" {
+			token = ""
+		}
+		code, body, err := report(r.Context(), http.DefaultClient, token, q.Get("active"), q.Get("forwarded_for"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(code)
+		w.Write(body)
+	})
 	srv := &http.Server{
 		Addr:              ":8080",
 		Handler:           mux,
@@ -86,31 +103,22 @@ func serveBanner(ctx context.Context, addr string) {
 	}
 }
 
-// checkIn posts active-connections to BERTH_CHECKIN_URL with the container's
-// bearer token every BERTH_CHECKIN_INTERVAL (default 60s).
+// checkIn reports the number of open HTTP connections to Berth every
+// CHECKIN_INTERVAL (default 60s), with the container's check-in token.
 func checkIn(ctx context.Context, open *atomic.Int64) {
-	target, token := os.Getenv("BERTH_CHECKIN_URL"), os.Getenv("BERTH_CHECKIN_TOKEN")
-	if target == "" || token == "" {
+	token := os.Getenv("BERTH_CHECKIN_TOKEN")
+	if os.Getenv("BERTH_CHECKIN_URL") == "" || token == "" {
 		return
 	}
-	every, err := time.ParseDuration(os.Getenv("BERTH_CHECKIN_INTERVAL"))
+	every, err := time.ParseDuration(os.Getenv("CHECKIN_INTERVAL"))
 	if err != nil || every <= 0 {
 		every = time.Minute
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	for {
-		body := url.Values{"active-connections": {strconv.FormatInt(open.Load(), 10)}}.Encode()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "Bearer "+token)
-		if resp, err := client.Do(req); err != nil {
-			log.Printf("check-in: %v", err)
-		} else {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				log.Printf("check-in: %s", resp.Status)
-			}
+		code, _, err := report(ctx, client, token, strconv.FormatInt(open.Load(), 10), "")
+		if err != nil || code != http.StatusOK {
+			log.Printf("check-in: %d %v", code, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -118,4 +126,30 @@ func checkIn(ctx context.Context, open *atomic.Int64) {
 		case <-time.After(every):
 		}
 	}
+}
+
+// report posts one check-in as a form, the way spin-docker's images did.
+func report(ctx context.Context, client *http.Client, token, active, forwardedFor string) (int, []byte, error) {
+	if active == "" {
+		active = "0"
+	}
+	body := url.Values{"active-connections": {active}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, os.Getenv("BERTH_CHECKIN_URL"), strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }

@@ -24,7 +24,7 @@ func Wrap(err error, what string) error {
 		return nil
 	}
 	if sentinel := classify(err); sentinel != nil {
-		return fmt.Errorf("%s: %w: %w", what, sentinel, err)
+		return fmt.Errorf("%w: %s: %w", sentinel, what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxBody is the largest request body the API reads.
+const maxBody = 64 << 10
+
+// validator is implemented by request types that check their own values.
+type validator interface {
+	validate() error
+}
+
+// decode reads r's body into a T and validates it. The body is JSON, or a
+// form (spin-docker's clients post forms) whose fields are read as JSON
+// strings. Unknown fields, trailing data and bodies over maxBody are errors;
+// an empty body is an empty object.
+func decode[T any](r *http.Request) (T, error) {
+	var v T
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return v, err
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case mediaType == "application/x-www-form-urlencoded":
+		if body, err = formToJSON(body); err != nil {
+			return v, err
+		}
+	case mediaType == "", mediaType == "application/json", strings.HasSuffix(mediaType, "+json"):
+	default:
+		return v, errorf(http.StatusUnsupportedMediaType, "content type %q is not supported: send JSON or a form", mediaType)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, errorf(http.StatusBadRequest, "malformed body: %s", describeJSONError(err))
+	}
+	if dec.More() {
+		return v, errorf(http.StatusBadRequest, "malformed body: data after the JSON object")
+	}
+	if val, ok := any(&v).(validator); ok {
+		if err := val.validate(); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// formToJSON turns a form into a JSON object of strings.
+func formToJSON(body []byte) ([]byte, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "malformed form body: %v", err)
+	}
+	obj := make(map[string]string, len(form))
+	for k, vs := range form {
+		if len(vs) != 1 {
+			return nil, errorf(http.StatusBadRequest, "form field %q is given %d times", k, len(vs))
+		}
+		obj[k] = vs[0]
+	}
+	return json.Marshal(obj)
+}
+
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return "field " + strconv.Quote(typeErr.Field) + " must be " + jsonKind(typeErr.Type.Kind().String())
+	case errors.As(err, &syntaxErr):
+		return "invalid JSON at byte " + strconv.FormatInt(syntaxErr.Offset, 10)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	// json reports unknown fields as `json: unknown field "x"`.
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// count is a non-negative number sent as a JSON number or a numeric string
+// (forms carry only strings).
+type count int
+
+func (c *count) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 1<<20 {
+		return errorf(http.StatusBadRequest, "%s is not a count between 0 and %d", b, 1<<20)
+	}
+	*c = count(n)
+	return nil
+}
