@@ -1,9 +1,12 @@
 package drivertest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -129,4 +132,28 @@ func Snapshot(t testing.TB, cli *client.Client, instance string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
+}
+
+// HoldConnection opens a connection to the demo app once it answers: a
+// connection made before the app listens is dropped by the port proxy.
+func HoldConnection(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: demo\r\n\r\n")
+			conn.SetReadDeadline(time.Now().Add(time.Second))
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			conn.SetReadDeadline(time.Time{})
+			if err == nil && strings.HasPrefix(line, "HTTP/1.1 200") {
+				return conn // kept alive by HTTP/1.1
+			}
+			conn.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo app at %s never answered: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

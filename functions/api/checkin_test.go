@@ -3,13 +3,13 @@ package api_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"berth/driver/drivertest"
 	"berth/functions/api"
 )
 
@@ -28,10 +28,7 @@ func TestCheckInFromContainer(t *testing.T) {
 	}
 
 	// A client connection makes the container report activity.
-	conn, err := net.Dial("tcp", "127.0.0.1:"+c.AppPort)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := drivertest.HoldConnection(t, "127.0.0.1:"+c.AppPort)
 	busy := e.waitFor(admin, c.ID, "active", func(c container) bool { return c.Active == "1" })
 	if !busy.LastActivity.After(started) {
 		t.Errorf("active container: last_activity %v did not move past %v", busy.LastActivity, started)

@@ -68,8 +68,8 @@ func (cfg *Config) validate() (driver.Resources, error) {
 	if cfg.CPUs <= 0 || cfg.Pids <= 0 {
 		errs = append(errs, errors.New("BERTH_CPUS and BERTH_PIDS must be positive"))
 	}
-	if cfg.IdleTimeout < time.Minute || cfg.MaxIdleTimeout < cfg.IdleTimeout {
-		errs = append(errs, errors.New("want 1m <= BERTH_IDLE_TIMEOUT <= BERTH_MAX_IDLE_TIMEOUT"))
+	if cfg.IdleTimeout < minIdleTimeout || cfg.MaxIdleTimeout < cfg.IdleTimeout {
+		errs = append(errs, fmt.Errorf("want %v <= BERTH_IDLE_TIMEOUT <= BERTH_MAX_IDLE_TIMEOUT", minIdleTimeout))
 	}
 	if cfg.StopTimeout < 0 || cfg.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("BERTH_STOP_TIMEOUT and BERTH_REQUEST_TIMEOUT must be positive"))

@@ -176,7 +176,7 @@ const (
 	maxCmd         = 64
 	maxLabels      = 32
 	maxLabelValue  = 256
-	minIdleTimeout = time.Minute
+	minIdleTimeout = 10 * time.Second
 )
 
 func (req *createContainerRequest) validate() error {

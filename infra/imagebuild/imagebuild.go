@@ -18,6 +18,7 @@ import (
 	"sort"
 
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
@@ -38,7 +39,8 @@ func EnsureDemo(ctx context.Context, cli client.ImageAPIClient) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if img, err := cli.ImageInspect(ctx, DemoImage); err == nil && img.Config != nil && img.Config.Labels[sourceLabel] == sum {
+	old, err := cli.ImageInspect(ctx, DemoImage)
+	if err == nil && old.Config != nil && old.Config.Labels[sourceLabel] == sum {
 		return DemoImage, nil
 	}
 	tmp, err := os.MkdirTemp("", "berth-demo-build-")
@@ -72,6 +74,10 @@ func EnsureDemo(ctx context.Context, cli client.ImageAPIClient) (string, error) 
 	defer resp.Body.Close()
 	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
 		return "", fmt.Errorf("build %s: %w", DemoImage, err)
+	}
+	if old.ID != "" {
+		// The stale image lost its tag; remove it unless a container still uses it.
+		cli.ImageRemove(ctx, old.ID, image.RemoveOptions{PruneChildren: true})
 	}
 	return DemoImage, nil
 }

@@ -1,0 +1,42 @@
+# Berth. `make run` starts the local binary; `make test` runs the whole suite
+# against the real Docker engine; `make bench` measures Berth against the
+# engine called directly.
+
+GO      ?= go
+TIMEOUT ?= 15m
+
+.PHONY: run test bench demo-image build vet fuzz clean
+
+## run: build the demo image on the local engine and start Berth on :8000
+run: demo-image
+	$(GO) run ./local
+
+## test: vet, check formatting, and run every test against the real engine
+test: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+
+vet:
+	$(GO) vet ./...
+
+## bench: Berth vs the engine called directly, side by side (figures in BENCHMARKS.md)
+bench: demo-image
+	$(GO) test -run '^$$' -bench . -benchtime 60x -count 1 -timeout 30m ./functions/api/
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@for f in $$($(GO) test -list '^Fuzz' ./functions/api/ | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./functions/api/ || exit 1; done
+
+## demo-image: build berth/demo:latest (infra/testimage) unless it is current
+demo-image:
+	$(GO) run ./infra/imagebuild/demo
+
+## build: the local binary, static, in build/berth
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o build/berth ./local
+
+clean:
+	rm -rf build dist
