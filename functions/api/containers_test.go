@@ -65,7 +65,10 @@ func TestContainerLifecycle(t *testing.T) {
 	}
 
 	// Stop: acknowledged at once as "stopping", later "stopped" without ports.
-	resp := e.do("PATCH", "/v1/containers/"+c.ID, admin, `{"status":"stopped"}`)
+	// The body is JSON labelled as a form, as `curl -d '{...}'` sends it.
+	req := e.request("PATCH", "/v1/containers/"+c.ID, admin, `{"status":"stopped"}`)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp := e.send(req)
 	var stopping container
 	resp.decode(t, &stopping)
 	if resp.code != http.StatusOK || stopping.Status != "stopping" {

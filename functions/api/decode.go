@@ -22,8 +22,9 @@ type validator interface {
 
 // decode reads r's body into a T and validates it. The body is JSON, or a
 // form (spin-docker's clients post forms) whose fields are read as JSON
-// strings. Unknown fields, trailing data and bodies over maxBody are errors;
-// an empty body is an empty object.
+// strings. A "form" that is a JSON object is JSON: `curl -d '{...}'` labels
+// JSON as a form, and spin-docker accepted it. Unknown fields, trailing data
+// and bodies over maxBody are errors; an empty body is an empty object.
 func decode[T any](r *http.Request) (T, error) {
 	var v T
 	body, err := io.ReadAll(r.Body)
@@ -32,11 +33,12 @@ func decode[T any](r *http.Request) (T, error) {
 	}
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
-	case mediaType == "application/x-www-form-urlencoded":
+	case mediaType == "application/x-www-form-urlencoded" && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
 		if body, err = formToJSON(body); err != nil {
 			return v, err
 		}
-	case mediaType == "", mediaType == "application/json", strings.HasSuffix(mediaType, "+json"):
+	case mediaType == "", mediaType == "application/json", strings.HasSuffix(mediaType, "+json"),
+		mediaType == "application/x-www-form-urlencoded":
 	default:
 		return v, errorf(http.StatusUnsupportedMediaType, "content type %q is not supported: send JSON or a form", mediaType)
 	}

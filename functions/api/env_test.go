@@ -34,7 +34,7 @@ const (
 // env is one API on the real engine, under a run-unique instance, served on
 // the containers' gateway so that containers can check in.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	api      *api.API
 	driver   driver.Driver
 	srv      *httptest.Server
@@ -44,7 +44,7 @@ type env struct {
 
 // testConfig is the API config of the tests: envconfig's defaults with the
 // secrets set, as a deployment would have it.
-func testConfig(t *testing.T) api.Config {
+func testConfig(t testing.TB) api.Config {
 	var cfg api.Config
 	if err := envconfig.Process("berth_test_unset", &cfg); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func testConfig(t *testing.T) api.Config {
 	return cfg
 }
 
-func newEnv(t *testing.T, mutate func(*api.Config)) *env {
+func newEnv(t testing.TB, mutate func(*api.Config)) *env {
 	t.Helper()
 	cli := drivertest.Engine(t)
 	instance := drivertest.Instance(t, cli)
@@ -72,7 +72,7 @@ func newEnv(t *testing.T, mutate func(*api.Config)) *env {
 	return newEnvWith(t, cli, instance, d, mutate)
 }
 
-func newEnvWith(t *testing.T, cli *client.Client, instance string, d driver.Driver, mutate func(*api.Config)) *env {
+func newEnvWith(t testing.TB, cli *client.Client, instance string, d driver.Driver, mutate func(*api.Config)) *env {
 	t.Helper()
 	// Listen where containers can reach us: the gateway of their network.
 	host := "127.0.0.1"
@@ -118,7 +118,7 @@ type response struct {
 	body   []byte
 }
 
-func (r *response) decode(t *testing.T, v any) {
+func (r *response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("response %d %q: %v", r.code, r.body, err)
