@@ -2,13 +2,11 @@ package docker_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"berth/driver"
-	"berth/driver/docker"
 	"berth/driver/drivertest"
 	"berth/driver/internal/labels"
 
@@ -17,18 +15,7 @@ import (
 
 func newDriver(t *testing.T) driver.Driver {
 	cli := drivertest.Engine(t)
-	instance := drivertest.Instance(t, cli)
-	d, err := docker.New(cli, docker.Options{
-		Instance:     instance,
-		Network:      "berth-" + instance,
-		PublishIP:    "127.0.0.1",
-		ActivityFile: filepath.Join(t.TempDir(), "activity.db"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return drivertest.DockerDriver(t, cli, drivertest.Instance(t, cli))
 }
 
 func TestConformance(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"berth/driver/connect"
+	"berth/driver/docker"
 	"berth/driver/internal/labels"
 	"berth/infra/imagebuild"
 
@@ -156,4 +158,22 @@ func HoldConnection(t testing.TB, addr string) net.Conn {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// DockerDriver returns a docker driver on engine for instance, the way the
+// tests use it: network "berth-<instance>", ports on 127.0.0.1, activity in
+// a temporary file. It is closed when t ends.
+func DockerDriver(t testing.TB, engine docker.Engine, instance string) *docker.Driver {
+	t.Helper()
+	d, err := docker.New(engine, docker.Options{
+		Instance:     instance,
+		Network:      "berth-" + instance,
+		PublishIP:    "127.0.0.1",
+		ActivityFile: filepath.Join(t.TempDir(), "activity.db"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

@@ -11,14 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"berth/driver"
-	"berth/driver/docker"
 	"berth/driver/drivertest"
 	"berth/functions/api"
 
@@ -59,17 +57,7 @@ func newEnv(t testing.TB, mutate func(*api.Config)) *env {
 	t.Helper()
 	cli := drivertest.Engine(t)
 	instance := drivertest.Instance(t, cli)
-	d, err := docker.New(cli, docker.Options{
-		Instance:     instance,
-		Network:      "berth-" + instance,
-		PublishIP:    "127.0.0.1",
-		ActivityFile: filepath.Join(t.TempDir(), "activity.db"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return newEnvWith(t, cli, instance, d, mutate)
+	return newEnvWith(t, cli, instance, drivertest.DockerDriver(t, cli, instance), mutate)
 }
 
 func newEnvWith(t testing.TB, cli *client.Client, instance string, d driver.Driver, mutate func(*api.Config)) *env {

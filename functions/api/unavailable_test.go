@@ -13,7 +13,6 @@ import (
 
 	"berth/driver"
 	"berth/driver/connect"
-	"berth/driver/docker"
 	"berth/driver/drivertest"
 	"berth/functions/api"
 )
@@ -151,12 +150,7 @@ func openDriver(t *testing.T, cfg connect.Config, instance string) driver.Driver
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := docker.New(cli, docker.Options{Instance: instance, Network: "berth-" + instance, PublishIP: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return drivertest.DockerDriver(t, cli, instance)
 }
 
 // hideHost hides the driver's HostAddresser, whose network cannot be

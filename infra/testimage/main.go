@@ -103,7 +103,7 @@ func serveBanner(ctx context.Context, addr string) {
 	}
 }
 
-// checkIn reports the number of open HTTP connections to Berth every
+// checkIn reports the number of open HTTP connections to Berth after every
 // CHECKIN_INTERVAL (default 60s), with the container's check-in token.
 func checkIn(ctx context.Context, open *atomic.Int64) {
 	token := os.Getenv("BERTH_CHECKIN_TOKEN")
@@ -116,14 +116,14 @@ func checkIn(ctx context.Context, open *atomic.Int64) {
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	for {
-		code, _, err := report(ctx, client, token, strconv.FormatInt(open.Load(), 10), "")
-		if err != nil || code != http.StatusOK {
-			log.Printf("check-in: %d %v", code, err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
+		}
+		code, _, err := report(ctx, client, token, strconv.FormatInt(open.Load(), 10), "")
+		if err != nil || code != http.StatusOK {
+			log.Printf("check-in: %d %v", code, err)
 		}
 	}
 }
