@@ -9,6 +9,8 @@ package driver
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -39,7 +41,8 @@ type Driver interface {
 	Get(ctx context.Context, ref string, filter Filter) (*Container, error)
 
 	// List returns the containers that match filter, oldest first. It costs
-	// one engine call whatever the number of containers.
+	// a fixed number of engine calls (one or two), whatever the number of
+	// containers.
 	List(ctx context.Context, filter Filter) ([]*Container, error)
 
 	// Start starts the container with the given ID and returns it running,
@@ -82,6 +85,13 @@ type AddressResolver interface {
 	// address on Berth's network, or ErrNotFound if no container, or more
 	// than one, has it.
 	ContainerByIP(ctx context.Context, ip string) (*Container, error)
+}
+
+// LocalStater is implemented by drivers that keep state in the process or on
+// local disk. Such a driver cannot serve from many short-lived instances at
+// once (Lambda): what one instance records, the others never see.
+type LocalStater interface {
+	KeepsLocalState() bool
 }
 
 // State is the lifecycle state of a container.
@@ -152,4 +162,16 @@ type Port struct {
 type Activity struct {
 	At     time.Time
 	Active bool
+}
+
+// NormalizePorts sorts ports by container port and protocol and drops
+// repeats: engines list a port once per address family.
+func NormalizePorts(ports []Port) []Port {
+	sort.Slice(ports, func(i, j int) bool {
+		if ports[i].Container != ports[j].Container {
+			return ports[i].Container < ports[j].Container
+		}
+		return ports[i].Protocol < ports[j].Protocol
+	})
+	return slices.CompactFunc(ports, func(a, b Port) bool { return a.Container == b.Container && a.Protocol == b.Protocol })
 }

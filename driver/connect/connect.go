@@ -17,13 +17,14 @@ import (
 
 	"berth/driver"
 	"berth/driver/docker"
+	"berth/driver/swarm"
 
 	"github.com/docker/docker/client"
 )
 
 // Config is how Berth reaches its engine. Field tags are read by envconfig.
 type Config struct {
-	Driver         string        `envconfig:"BERTH_DRIVER" default:"docker" desc:"orchestrator driver: docker (one engine)"`
+	Driver         string        `envconfig:"BERTH_DRIVER" default:"docker" desc:"orchestrator driver: docker (one engine) or swarm (a swarm manager)"`
 	Host           string        `envconfig:"DOCKER_HOST" default:"unix:///var/run/docker.sock" desc:"engine address: unix:///path or tcp://host:2376"`
 	CertPath       string        `envconfig:"DOCKER_CERT_PATH" desc:"directory with ca.pem, cert.pem and key.pem for TLS to the engine"`
 	SwarmCredsDir  string        `envconfig:"SWARM_CREDS_DIR" desc:"alias of DOCKER_CERT_PATH (thebe-server)"`
@@ -139,7 +140,7 @@ func TLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 
 // Open returns the driver cfg selects, on a client from NewClient. It makes no
 // network call. activityFile is where the docker driver keeps activity
-// records ("" for memory only).
+// records ("" for memory only); the swarm driver keeps them in the swarm.
 func Open(cfg Config, activityFile string) (driver.Driver, error) {
 	cli, err := NewClient(cfg)
 	if err != nil {
@@ -159,8 +160,19 @@ func Open(cfg Config, activityFile string) (driver.Driver, error) {
 			return nil, err
 		}
 		return d, nil
+	case "swarm":
+		d, err := swarm.New(cli, swarm.Options{
+			Instance:    cfg.Instance,
+			Network:     cfg.Network,
+			CallTimeout: cfg.CallTimeout,
+		})
+		if err != nil {
+			cli.Close()
+			return nil, err
+		}
+		return d, nil
 	default:
 		cli.Close()
-		return nil, fmt.Errorf("BERTH_DRIVER %q: unknown driver (docker)", cfg.Driver)
+		return nil, fmt.Errorf("BERTH_DRIVER %q: unknown driver (docker or swarm)", cfg.Driver)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/netip"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"berth/driver"
 	"berth/driver/internal/engineerr"
+	"berth/driver/internal/images"
 	"berth/driver/internal/labels"
 
 	"github.com/docker/docker/api/types/container"
@@ -72,6 +72,7 @@ type Driver struct {
 var _ driver.Driver = (*Driver)(nil)
 var _ driver.HostAddresser = (*Driver)(nil)
 var _ driver.AddressResolver = (*Driver)(nil)
+var _ driver.LocalStater = (*Driver)(nil)
 
 // New returns a driver for engine, which it owns from then on. It makes no
 // engine call.
@@ -93,7 +94,7 @@ func New(engine Engine, opts Options) (*Driver, error) {
 }
 
 // KeepsLocalState reports that this driver's activity records live in the
-// process or on local disk: true for every docker driver.
+// process or on local disk: true for every docker driver (driver.LocalStater).
 func (d *Driver) KeepsLocalState() bool { return true }
 
 func (d *Driver) call(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -103,20 +104,7 @@ func (d *Driver) call(ctx context.Context) (context.Context, context.CancelFunc)
 func (d *Driver) Images(ctx context.Context) ([]string, error) {
 	ctx, cancel := d.call(ctx)
 	defer cancel()
-	imgs, err := d.engine.ImageList(ctx, image.ListOptions{})
-	if err != nil {
-		return nil, engineerr.Wrap(err, "list images")
-	}
-	refs := []string{}
-	for _, img := range imgs {
-		for _, tag := range img.RepoTags {
-			if tag != "<none>:<none>" {
-				refs = append(refs, tag)
-			}
-		}
-	}
-	sort.Strings(refs)
-	return slices.Compact(refs), nil
+	return images.Tags(ctx, d.engine)
 }
 
 func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Container, error) {
@@ -125,19 +113,13 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 	}
 	ctx, cancel := d.call(ctx)
 	defer cancel()
-	img, err := d.engine.ImageInspect(ctx, spec.Image)
+	img, err := images.Resolve(ctx, d.engine, spec.Image)
 	if err != nil {
-		err = engineerr.Wrap(err, "inspect image")
-		if errors.Is(err, driver.ErrNotFound) {
-			return nil, fmt.Errorf("%w: image %s is not present on the engine", driver.ErrInvalid, spec.Image)
-		}
 		return nil, err
 	}
 	bindings := nat.PortMap{}
-	if img.Config != nil {
-		for p := range img.Config.ExposedPorts {
-			bindings[nat.Port(p)] = []nat.PortBinding{{HostIP: d.opts.PublishIP}}
-		}
+	for _, p := range img.Exposed {
+		bindings[nat.Port(fmt.Sprintf("%d/%s", p.Container, p.Protocol))] = []nat.PortBinding{{HostIP: d.opts.PublishIP}}
 	}
 	created := time.Now().UTC()
 	config := &container.Config{
@@ -260,16 +242,12 @@ func (d *Driver) fromSummary(s *container.Summary) *driver.Container {
 	c.ID = s.ID
 	c.State = stateOf(string(s.State))
 	if c.State == driver.StateRunning {
-		seen := map[string]bool{}
 		for _, p := range s.Ports {
-			key := fmt.Sprintf("%d/%s", p.PrivatePort, p.Type)
-			if p.PublicPort == 0 || seen[key] {
-				continue
+			if p.PublicPort != 0 {
+				c.Ports = append(c.Ports, driver.Port{Container: int(p.PrivatePort), Protocol: p.Type, Host: int(p.PublicPort)})
 			}
-			seen[key] = true
-			c.Ports = append(c.Ports, driver.Port{Container: int(p.PrivatePort), Protocol: p.Type, Host: int(p.PublicPort)})
 		}
-		sort.Slice(c.Ports, func(i, j int) bool { return c.Ports[i].Container < c.Ports[j].Container })
+		c.Ports = driver.NormalizePorts(c.Ports)
 	}
 	a := d.activity.get(s.ID)
 	c.LastActivity, c.CheckedInAt, c.Active = a.LastActivity, a.CheckedInAt, a.Active

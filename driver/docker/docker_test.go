@@ -19,7 +19,7 @@ func newDriver(t *testing.T) driver.Driver {
 }
 
 func TestConformance(t *testing.T) {
-	drivertest.RunConformanceTests(t, newDriver)
+	drivertest.RunConformanceTests(t, drivertest.Harness{NewDriver: newDriver, PortHost: "127.0.0.1"})
 }
 
 // TestHardened inspects a created container and checks every hardening

@@ -4,7 +4,7 @@
 // A driver's test file hooks in with one call:
 //
 //	func TestConformance(t *testing.T) {
-//		drivertest.RunConformanceTests(t, func(t *testing.T) driver.Driver { ... })
+//		drivertest.RunConformanceTests(t, drivertest.Harness{NewDriver: ..., PortHost: ...})
 //	}
 package drivertest
 
@@ -24,15 +24,22 @@ import (
 	"berth/driver"
 )
 
-// NewDriver returns a driver on the engine under test for a fresh instance,
-// and arranges for everything of that instance to be removed when t ends.
-type NewDriver func(t *testing.T) driver.Driver
+// Harness is what the suite needs of a driver's test.
+type Harness struct {
+	// NewDriver returns a driver on the engine under test for a fresh
+	// instance, and arranges for everything of that instance to be removed
+	// when t ends.
+	NewDriver func(t *testing.T) driver.Driver
+	// PortHost is the address at which the test reaches published ports.
+	PortHost string
+}
 
 // RunConformanceTests runs the suite. Cases run in parallel.
-func RunConformanceTests(t *testing.T, newDriver NewDriver) {
+func RunConformanceTests(t *testing.T, h Harness) {
+	newDriver := h.NewDriver
 	cases := []struct {
 		name string
-		test func(t *testing.T, d driver.Driver)
+		test func(t *testing.T, d driver.Driver, h Harness)
 	}{
 		{"Lifecycle", testLifecycle},
 		{"NotFound", testNotFound},
@@ -41,6 +48,7 @@ func RunConformanceTests(t *testing.T, newDriver NewDriver) {
 		{"Labels", testLabels},
 		{"StateFilter", testStateFilter},
 		{"Ports", testPorts},
+		{"HardenedFromInside", testHardenedFromInside},
 		{"NameConflict", testNameConflict},
 		{"MissingImage", testMissingImage},
 		{"Activity", testActivity},
@@ -51,7 +59,7 @@ func RunConformanceTests(t *testing.T, newDriver NewDriver) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.test(t, newDriver(t))
+			c.test(t, newDriver(t), h)
 		})
 	}
 	t.Run("InstanceIsolation", func(t *testing.T) {
@@ -122,7 +130,7 @@ func mustGet(t *testing.T, d driver.Driver, ref string) *driver.Container {
 	return c
 }
 
-func testLifecycle(t *testing.T, d driver.Driver) {
+func testLifecycle(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	spec := Spec("life", "alice")
 	spec.IdleTimeout = 90 * time.Minute
@@ -183,7 +191,7 @@ func testLifecycle(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testNotFound(t *testing.T, d driver.Driver) {
+func testNotFound(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	unknownID := strings.Repeat("0f", 32)
 	for _, ref := range []string{"no-such-container", unknownID} {
@@ -199,7 +207,7 @@ func testNotFound(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testIdempotentRemove(t *testing.T, d driver.Driver) {
+func testIdempotentRemove(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	c := mustCreate(t, d, Spec("rm", "alice"))
 	mustStart(t, d, c.ID)
@@ -213,7 +221,7 @@ func testIdempotentRemove(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testOwnerScoping(t *testing.T, d driver.Driver) {
+func testOwnerScoping(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	a := mustCreate(t, d, Spec("own-a", "alice"))
 	b := mustCreate(t, d, Spec("own-b", "bob"))
@@ -234,7 +242,7 @@ func testOwnerScoping(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testLabels(t *testing.T, d driver.Driver) {
+func testLabels(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	x, y := Spec("lab-x", "alice"), Spec("lab-y", "alice")
 	x.Labels = map[string]string{"course": "go-101", "seat": "12"}
@@ -250,7 +258,7 @@ func testLabels(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testStateFilter(t *testing.T, d driver.Driver) {
+func testStateFilter(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	run := mustCreate(t, d, Spec("st-run", "alice"))
 	mustStart(t, d, run.ID)
@@ -263,7 +271,7 @@ func testStateFilter(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testPorts(t *testing.T, d driver.Driver) {
+func testPorts(t *testing.T, d driver.Driver, h Harness) {
 	c := mustCreate(t, d, Spec("ports", "alice"))
 	c = mustStart(t, d, c.ID)
 	host := map[int]int{}
@@ -278,7 +286,7 @@ func testPorts(t *testing.T, d driver.Driver) {
 	}
 	// The published ports reach the container's processes.
 	banner := eventually(t, func() (string, error) {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", host[22]), time.Second)
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(h.PortHost, fmt.Sprint(host[22])), time.Second)
 		if err != nil {
 			return "", err
 		}
@@ -290,17 +298,46 @@ func testPorts(t *testing.T, d driver.Driver) {
 		t.Errorf("port 22 says %q, want an SSH banner", banner)
 	}
 	body := eventually(t, func() (string, error) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/env/GREETING", host[8080]))
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return string(b), err
+		return httpBody("http://" + net.JoinHostPort(h.PortHost, fmt.Sprint(host[8080])) + "/env/GREETING")
 	})
 	if body != "hello" {
 		t.Errorf("GET :8080/env/GREETING = %q, want the spec's env value", body)
 	}
+}
+
+// testHardenedFromInside reads the container process's own status through
+// its published port: no capabilities, no new privileges, seccomp on.
+func testHardenedFromInside(t *testing.T, d driver.Driver, h Harness) {
+	c := mustCreate(t, d, Spec("inside", "alice"))
+	c = mustStart(t, d, c.ID)
+	var app int
+	for _, p := range c.Ports {
+		if p.Container == 8080 {
+			app = p.Host
+		}
+	}
+	status := eventually(t, func() (string, error) {
+		return httpBody("http://" + net.JoinHostPort(h.PortHost, fmt.Sprint(app)) + "/self/status")
+	})
+	for _, want := range []string{"CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"} {
+		if !strings.Contains(status, want+"\n") {
+			t.Errorf("/proc/self/status lacks %q:\n%s", want, status)
+		}
+	}
+}
+
+func httpBody(url string) (string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
 }
 
 // eventually retries f for a few seconds while the container's process starts.
@@ -319,7 +356,7 @@ func eventually(t *testing.T, f func() (string, error)) string {
 	}
 }
 
-func testNameConflict(t *testing.T, d driver.Driver) {
+func testNameConflict(t *testing.T, d driver.Driver, _ Harness) {
 	spec := Spec("dup", "alice")
 	first := mustCreate(t, d, spec)
 	other := *spec
@@ -332,7 +369,7 @@ func testNameConflict(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testMissingImage(t *testing.T, d driver.Driver) {
+func testMissingImage(t *testing.T, d driver.Driver, _ Harness) {
 	spec := Spec("noimg", "alice")
 	spec.Image = "berth/no-such-image:latest"
 	if _, err := d.Create(context.Background(), spec); !errors.Is(err, driver.ErrInvalid) {
@@ -343,7 +380,7 @@ func testMissingImage(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testActivity(t *testing.T, d driver.Driver) {
+func testActivity(t *testing.T, d driver.Driver, _ Harness) {
 	ctx := context.Background()
 	c := mustCreate(t, d, Spec("act", "alice"))
 	c = mustStart(t, d, c.ID)
@@ -368,7 +405,7 @@ func testActivity(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testImages(t *testing.T, d driver.Driver) {
+func testImages(t *testing.T, d driver.Driver, _ Harness) {
 	refs, err := d.Images(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +422,7 @@ func testImages(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testContextCancellation(t *testing.T, d driver.Driver) {
+func testContextCancellation(t *testing.T, d driver.Driver, _ Harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	began := time.Now()
@@ -405,7 +442,7 @@ func testContextCancellation(t *testing.T, d driver.Driver) {
 	}
 }
 
-func testConcurrentCreates(t *testing.T, d driver.Driver) {
+func testConcurrentCreates(t *testing.T, d driver.Driver, _ Harness) {
 	const n = 6
 	ctx := context.Background()
 	var wg sync.WaitGroup

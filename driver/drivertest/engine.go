@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,11 +18,13 @@ import (
 	"berth/driver/connect"
 	"berth/driver/docker"
 	"berth/driver/internal/labels"
+	"berth/infra/engine"
 	"berth/infra/imagebuild"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/kelseyhightower/envconfig"
 )
@@ -31,21 +34,7 @@ import (
 // test: Berth's tests never skip for want of an engine.
 func Engine(t testing.TB) *client.Client {
 	t.Helper()
-	cli, err := connect.NewClient(EngineConfig(t))
-	if err != nil {
-		t.Fatalf("engine client: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		t.Fatalf("no Docker engine at %s: %v (Berth's tests need a real engine)", cli.DaemonHost(), err)
-	}
-	demoOnce.Do(func() { demoErr = ensureDemo(ctx, cli) })
-	if demoErr != nil {
-		t.Fatalf("demo image: %v", demoErr)
-	}
-	return cli
+	return Connect(t, EngineConfig(t))
 }
 
 // EngineConfig is the engine settings of the tests: Berth's own settings
@@ -59,14 +48,43 @@ func EngineConfig(t testing.TB) connect.Config {
 	return cfg
 }
 
+// Connect returns a client for the engine cfg names, checked to answer, with
+// the demo image built on it. It is closed when t ends.
+func Connect(t testing.TB, cfg connect.Config) *client.Client {
+	t.Helper()
+	cli, err := connect.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("engine client: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		t.Fatalf("no Docker engine at %s: %v (Berth's tests need a real engine)", cli.DaemonHost(), err)
+	}
+	if err := ensureDemo(ctx, cli); err != nil {
+		t.Fatalf("demo image on %s: %v", cli.DaemonHost(), err)
+	}
+	return cli
+}
+
 var (
-	demoOnce sync.Once
-	demoErr  error
+	demoMu    sync.Mutex
+	demoBuilt = map[string]bool{} // engine host → demo image checked
 )
 
+// ensureDemo builds the demo image once per engine and test binary.
 func ensureDemo(ctx context.Context, cli *client.Client) error {
-	_, err := imagebuild.EnsureDemo(ctx, cli)
-	return err
+	demoMu.Lock()
+	defer demoMu.Unlock()
+	if demoBuilt[cli.DaemonHost()] {
+		return nil
+	}
+	if _, err := imagebuild.EnsureDemo(ctx, cli); err != nil {
+		return err
+	}
+	demoBuilt[cli.DaemonHost()] = true
+	return nil
 }
 
 // DemoImage is the image the suites create containers from: it exposes tcp
@@ -89,12 +107,23 @@ func Instance(t testing.TB, cli *client.Client) string {
 	return instance
 }
 
-// Sweep removes everything labelled with instance.
+// Sweep removes everything labelled with instance: services first, then
+// containers (their tasks' too, without waiting for the swarm to reap them),
+// then networks.
 func Sweep(t testing.TB, cli *client.Client, instance string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := filters.NewArgs(filters.Arg("label", labels.Instance+"="+instance))
+	services, err := cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: args})
+	if err != nil && !strings.Contains(err.Error(), "not a swarm manager") {
+		t.Errorf("sweep %s services: %v", instance, err)
+	}
+	for _, svc := range services {
+		if err := cli.ServiceRemove(ctx, svc.ID); err != nil && !client.IsErrNotFound(err) {
+			t.Errorf("sweep service %s: %v", svc.Spec.Name, err)
+		}
+	}
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
 	if err != nil {
 		t.Errorf("sweep %s: %v", instance, err)
@@ -111,8 +140,17 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 		return
 	}
 	for _, n := range ns {
-		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
-			t.Errorf("sweep network %s: %v", n.Name, err)
+		// A network frees up a moment after its last container is gone.
+		for try := 0; ; try++ {
+			err := cli.NetworkRemove(ctx, n.ID)
+			if err == nil || client.IsErrNotFound(err) {
+				break
+			}
+			if try == 50 {
+				t.Errorf("sweep network %s: %v", n.Name, err)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 }
@@ -176,4 +214,29 @@ func DockerDriver(t testing.TB, engine docker.Engine, instance string) *docker.D
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// WithEngine runs a test binary's tests with a private engine (see
+// infra/engine) in *e, started before and stopped after them. Call it from
+// TestMain: os.Exit(drivertest.WithEngine(m, opts, &eng)).
+func WithEngine(m *testing.M, opts engine.Options, e **engine.Engine) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "be-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Remove(dir) // engine.Start makes it
+	opts.Dir = dir
+	if *e, err = engine.Start(ctx, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "private engine: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	if err := (*e).Stop(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "stop private engine: %v\n", err)
+		code = 1
+	}
+	return code
 }

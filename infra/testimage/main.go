@@ -40,6 +40,16 @@ func run(ctx context.Context) error {
 	mux.HandleFunc("/env/{name}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, os.Getenv(r.PathValue("name")))
 	})
+	// The process's own view of its privileges (NoNewPrivs, CapEff, Seccomp):
+	// tests read it to see the hardening from inside.
+	mux.HandleFunc("/self/status", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile("/proc/self/status") // stat says 0 bytes: read, don't serve
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(b)
+	})
 	// A test hook: check in now, as told, and relay Berth's answer. auth=none
 	// leaves the token out (Berth's opt-in check-in by source IP);
 	// forwarded_for adds an X-Forwarded-For header Berth must not trust.

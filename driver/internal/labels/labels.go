@@ -20,6 +20,11 @@ const (
 	IdleTimeout = "berth.idle-timeout"
 	CheckinHash = "berth.checkin-hash"
 	UserPrefix  = "berth.label." // user metadata: berth.label.<key>
+
+	// Activity, where labels can change (swarm services).
+	LastActivity = "berth.last-activity"
+	CheckedIn    = "berth.checked-in"
+	Active       = "berth.active"
 )
 
 // Encode returns the labels that record spec for instance, created at created.
@@ -54,6 +59,9 @@ func Decode(l map[string]string) *driver.Container {
 	}
 	c.CreatedAt, _ = time.Parse(time.RFC3339Nano, l[Created])
 	c.IdleTimeout, _ = time.ParseDuration(l[IdleTimeout])
+	c.LastActivity, _ = time.Parse(time.RFC3339Nano, l[LastActivity])
+	c.CheckedInAt, _ = time.Parse(time.RFC3339Nano, l[CheckedIn])
+	c.Active = l[Active] == "1"
 	for k, v := range l {
 		if key, ok := strings.CutPrefix(k, UserPrefix); ok {
 			c.Labels[key] = v
@@ -73,4 +81,23 @@ func Selectors(instance string, f driver.Filter) []string {
 		s = append(s, UserPrefix+k+"="+v)
 	}
 	return s
+}
+
+// RecordActivity writes a check-in into l, as driver.Driver.RecordActivity
+// describes: the check-in time and state always, the last activity when
+// the check-in reports activity.
+func RecordActivity(l map[string]string, a driver.Activity) {
+	l[CheckedIn] = a.At.UTC().Format(time.RFC3339Nano)
+	l[Active] = "0"
+	if a.Active {
+		l[Active] = "1"
+		l[LastActivity] = l[CheckedIn]
+	}
+}
+
+// RecordStart writes a start into l: it counts as activity, and the
+// container has no active connections yet.
+func RecordStart(l map[string]string, at time.Time) {
+	l[LastActivity] = at.UTC().Format(time.RFC3339Nano)
+	l[Active] = "0"
 }
