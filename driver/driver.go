@@ -66,8 +66,40 @@ type Driver interface {
 	// Unknown IDs are ErrNotFound.
 	RecordActivity(ctx context.Context, id string, a Activity) error
 
+	Services
+
 	// Close releases the driver's resources. The driver is unusable after.
 	Close() error
+}
+
+// Services manages named services: a definition and a number of replicas,
+// each a container built from the definition. Services and containers are
+// separate: a service's replicas never appear among the containers.
+type Services interface {
+	// CreateService defines a service and starts spec.Replicas replicas of
+	// it. A name already in use is ErrConflict; an image the engine does not
+	// have is ErrInvalid. Replicas may still be starting when it returns.
+	CreateService(ctx context.Context, spec *ServiceSpec) (*Service, error)
+
+	// GetService returns the named service if it matches filter (Owner and
+	// Labels), else ErrNotFound.
+	GetService(ctx context.Context, name string, filter Filter) (*Service, error)
+
+	// ListServices returns the services that match filter, oldest first, in
+	// a fixed number of engine calls.
+	ListServices(ctx context.Context, filter Filter) ([]*Service, error)
+
+	// UpdateService replaces the named service's definition (all of spec
+	// but Name, Owner and Replicas) and replaces its replicas one by one.
+	UpdateService(ctx context.Context, name string, spec *ServiceSpec) (*Service, error)
+
+	// ScaleService sets the number of replicas; they start or stop in the
+	// background or before it returns, as the orchestrator works.
+	ScaleService(ctx context.Context, name string, replicas int) (*Service, error)
+
+	// RemoveService removes the service and its replicas. Removing a
+	// service that does not exist is not an error.
+	RemoveService(ctx context.Context, name string) error
 }
 
 // HostAddresser is implemented by drivers whose containers can reach the
@@ -85,6 +117,13 @@ type AddressResolver interface {
 	// address on Berth's network, or ErrNotFound if no container, or more
 	// than one, has it.
 	ContainerByIP(ctx context.Context, ip string) (*Container, error)
+}
+
+// ServiceConverger is implemented by drivers whose services Berth itself
+// keeps at their definition (a swarm does that on its own). The reconcile
+// pass calls it.
+type ServiceConverger interface {
+	ConvergeServices(ctx context.Context) error
 }
 
 // LocalStater is implemented by drivers that keep state in the process or on
@@ -117,6 +156,42 @@ type Spec struct {
 	CheckinHash string            // hex SHA-256 of the container's check-in secret
 	Resources   Resources
 	CapAdd      []string // capabilities added back after dropping all
+}
+
+// ServiceSpec describes a service. Its replicas are hardened as containers
+// are.
+type ServiceSpec struct {
+	Name      string
+	Owner     string
+	Image     string   // a normalized reference, present on the engine
+	Cmd       []string // overrides the image's command when non-empty
+	Env       []string // "KEY=value"
+	Ports     []int    // tcp container ports, each published on a host port per replica
+	Replicas  int
+	Resources Resources
+	CapAdd    []string
+}
+
+// Service is the portable view of one service.
+type Service struct {
+	Name      string
+	Owner     string
+	Image     string
+	Cmd       []string
+	Env       []string
+	Ports     []int
+	Desired   int // replicas asked for
+	Running   int // replicas running now
+	Replicas  []Replica
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Replica is one running or starting replica of a service.
+type Replica struct {
+	ID    string
+	State State
+	Ports []Port
 }
 
 // Resources are the limits of one container. Zero means unlimited, which the

@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	d, err := connect.Open(cfg.EngineConfig, filepath.Join(cfg.StateDir, "activity.db"))
+	d, err := connect.Open(cfg.EngineConfig, filepath.Join(cfg.StateDir, "state.db"))
 	if err != nil {
 		return err
 	}

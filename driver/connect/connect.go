@@ -139,9 +139,10 @@ func TLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 }
 
 // Open returns the driver cfg selects, on a client from NewClient. It makes no
-// network call. activityFile is where the docker driver keeps activity
-// records ("" for memory only); the swarm driver keeps them in the swarm.
-func Open(cfg Config, activityFile string) (driver.Driver, error) {
+// network call. stateFile is where the docker driver keeps activity and
+// service definitions ("" for memory only); the swarm driver keeps them in
+// the swarm.
+func Open(cfg Config, stateFile string) (driver.Driver, error) {
 	cli, err := NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -149,11 +150,11 @@ func Open(cfg Config, activityFile string) (driver.Driver, error) {
 	switch cfg.Driver {
 	case "docker":
 		d, err := docker.New(cli, docker.Options{
-			Instance:     cfg.Instance,
-			Network:      cfg.Network,
-			PublishIP:    cfg.PublishIP,
-			CallTimeout:  cfg.CallTimeout,
-			ActivityFile: activityFile,
+			Instance:    cfg.Instance,
+			Network:     cfg.Network,
+			PublishIP:   cfg.PublishIP,
+			CallTimeout: cfg.CallTimeout,
+			StateFile:   stateFile,
 		})
 		if err != nil {
 			cli.Close()

@@ -41,7 +41,7 @@ func TestConformanceOverTLS(t *testing.T) {
 					cli := drivertest.Connect(t, cfg) // builds the demo image there
 					cfg.Driver, cfg.Instance, cfg.PublishIP = name, drivertest.Instance(t, cli), eng.IP
 					cfg.Network = "berth-" + cfg.Instance
-					d, err := connect.Open(cfg, filepath.Join(t.TempDir(), "activity.db"))
+					d, err := connect.Open(cfg, filepath.Join(t.TempDir(), "state.db"))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -54,19 +54,21 @@ type Options struct {
 	PublishIP string
 	// CallTimeout bounds every engine call (a stop gets its grace on top).
 	CallTimeout time.Duration
-	// ActivityFile is where activity records persist; "" keeps them in
-	// memory only, so they are lost when the process ends.
-	ActivityFile string
+	// StateFile is where containers' activity and services' definitions
+	// persist; "" keeps them in memory only, lost when the process ends.
+	StateFile string
 }
 
 // Driver implements driver.Driver on one Docker engine.
 type Driver struct {
-	engine   Engine
-	opts     Options
-	activity *activityStore
+	engine Engine
+	opts   Options
+	state  *state
 
 	netMu   sync.Mutex
 	gateway string // the network's gateway once it is known to exist
+
+	serviceLocks sync.Map // service name → *sync.Mutex
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -86,11 +88,11 @@ func New(engine Engine, opts Options) (*Driver, error) {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 20 * time.Second
 	}
-	store, err := openActivity(opts.ActivityFile)
+	store, err := openState(opts.StateFile)
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{engine: engine, opts: opts, activity: store}, nil
+	return &Driver{engine: engine, opts: opts, state: store}, nil
 }
 
 // KeepsLocalState reports that this driver's activity records live in the
@@ -128,7 +130,7 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 		Cmd:    spec.Cmd,
 		Labels: labels.Encode(d.opts.Instance, spec, created),
 	}
-	resp, err := d.engine.ContainerCreate(ctx, config, hardened(spec, bindings, d.opts.Network), nil, nil, spec.Name)
+	resp, err := d.engine.ContainerCreate(ctx, config, d.hardened(spec.Resources, spec.CapAdd, bindings), nil, nil, spec.Name)
 	if err != nil {
 		err = engineerr.Wrap(err, "create container")
 		if errors.Is(err, driver.ErrConflict) {
@@ -141,24 +143,24 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 	return c, nil
 }
 
-// hardened is the host configuration of every Berth container. Nothing a
-// request carries can loosen it.
-func hardened(spec *driver.Spec, ports nat.PortMap, networkName string) *container.HostConfig {
-	pids := spec.Resources.PidsLimit
+// hardened is the host configuration of every container Berth creates.
+// Nothing a request carries can loosen it.
+func (d *Driver) hardened(res driver.Resources, capAdd []string, ports nat.PortMap) *container.HostConfig {
+	pids := res.PidsLimit
 	return &container.HostConfig{
-		NetworkMode:    container.NetworkMode(networkName),
+		NetworkMode:    container.NetworkMode(d.opts.Network),
 		PortBindings:   ports,
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Privileged:     false,
 		CapDrop:        []string{"ALL"},
-		CapAdd:         spec.CapAdd,
+		CapAdd:         capAdd,
 		SecurityOpt:    []string{"no-new-privileges:true"},
 		IpcMode:        container.IPCModePrivate,
 		ReadonlyRootfs: false,
 		Resources: container.Resources{
-			Memory:     spec.Resources.MemoryBytes,
-			MemorySwap: spec.Resources.MemoryBytes, // no swap beyond the memory limit
-			NanoCPUs:   spec.Resources.NanoCPUs,
+			Memory:     res.MemoryBytes,
+			MemorySwap: res.MemoryBytes, // no swap beyond the memory limit
+			NanoCPUs:   res.NanoCPUs,
 			PidsLimit:  &pids,
 		},
 	}
@@ -195,8 +197,8 @@ func (d *Driver) List(ctx context.Context, filter driver.Filter) ([]*driver.Cont
 		for _, c := range found {
 			live[c.ID] = true
 		}
-		if stale := d.activity.stale(live, began); len(stale) > 0 {
-			d.activity.forget(stale...)
+		if stale := d.state.staleActivity(live, began); len(stale) > 0 {
+			d.state.forgetActivity(stale...)
 		}
 	}
 	return found, nil
@@ -205,7 +207,7 @@ func (d *Driver) List(ctx context.Context, filter driver.Filter) ([]*driver.Cont
 // filters returns the engine filter for f within the driver's instance.
 func (d *Driver) filters(f driver.Filter) filters.Args {
 	args := filters.NewArgs()
-	for _, s := range labels.Selectors(d.opts.Instance, f) {
+	for _, s := range labels.Selectors(d.opts.Instance, labels.KindContainer, f) {
 		args.Add("label", s)
 	}
 	switch f.State {
@@ -242,16 +244,22 @@ func (d *Driver) fromSummary(s *container.Summary) *driver.Container {
 	c.ID = s.ID
 	c.State = stateOf(string(s.State))
 	if c.State == driver.StateRunning {
-		for _, p := range s.Ports {
-			if p.PublicPort != 0 {
-				c.Ports = append(c.Ports, driver.Port{Container: int(p.PrivatePort), Protocol: p.Type, Host: int(p.PublicPort)})
-			}
-		}
-		c.Ports = driver.NormalizePorts(c.Ports)
+		c.Ports = publishedPorts(s)
 	}
-	a := d.activity.get(s.ID)
+	a := d.state.getActivity(s.ID)
 	c.LastActivity, c.CheckedInAt, c.Active = a.LastActivity, a.CheckedInAt, a.Active
 	return c
+}
+
+// publishedPorts are the ports a running container publishes.
+func publishedPorts(s *container.Summary) []driver.Port {
+	var ports []driver.Port
+	for _, p := range s.Ports {
+		if p.PublicPort != 0 {
+			ports = append(ports, driver.Port{Container: int(p.PrivatePort), Protocol: p.Type, Host: int(p.PublicPort)})
+		}
+	}
+	return driver.NormalizePorts(ports)
 }
 
 func stateOf(engineState string) driver.State {
@@ -273,7 +281,7 @@ func (d *Driver) Start(ctx context.Context, id string) (*driver.Container, error
 		return nil, engineerr.Wrap(err, "start container")
 	}
 	now := time.Now().UTC()
-	if err := d.activity.update(id, func(a *activity) { a.LastActivity, a.Active = now, false }); err != nil {
+	if err := d.state.updateActivity(id, func(a *activity) { a.LastActivity, a.Active = now, false }); err != nil {
 		return nil, fmt.Errorf("record start: %w", err)
 	}
 	return d.Get(ctx, id, driver.Filter{})
@@ -296,11 +304,11 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return d.activity.forget(id)
+	return d.state.forgetActivity(id)
 }
 
 func (d *Driver) RecordActivity(ctx context.Context, id string, a driver.Activity) error {
-	return d.activity.update(id, func(rec *activity) {
+	return d.state.updateActivity(id, func(rec *activity) {
 		rec.CheckedInAt, rec.Active = a.At, a.Active
 		if a.Active {
 			rec.LastActivity = a.At
@@ -384,7 +392,7 @@ func (d *Driver) ContainerByIP(ctx context.Context, ip string) (*driver.Containe
 
 // Close closes the activity file and the engine client, which the driver owns.
 func (d *Driver) Close() error {
-	err := d.activity.close()
+	err := d.state.close()
 	if c, ok := d.engine.(io.Closer); ok {
 		err = errors.Join(err, c.Close())
 	}

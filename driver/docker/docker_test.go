@@ -2,11 +2,13 @@ package docker_test
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"berth/driver"
+	"berth/driver/docker"
 	"berth/driver/drivertest"
 	"berth/driver/internal/labels"
 
@@ -77,4 +79,47 @@ func publishedOn(bindings map[nat.Port][]nat.PortBinding, ip string) bool {
 		}
 	}
 	return true
+}
+
+// TestServiceSurvivesRestart: a service's definition outlives the driver
+// (Berth restarting), and the reconcile pass replaces a replica that died.
+func TestServiceSurvivesRestart(t *testing.T) {
+	cli := drivertest.Engine(t)
+	instance := drivertest.Instance(t, cli)
+	stateFile := filepath.Join(t.TempDir(), "state.db")
+	open := func() *docker.Driver {
+		d, err := docker.New(cli, docker.Options{Instance: instance, Network: "berth-" + instance, PublishIP: "127.0.0.1", StateFile: stateFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ctx := context.Background()
+	first := open()
+	spec := drivertest.ServiceSpec("restart", "alice", 2)
+	if _, err := first.CreateService(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
+	second := open()
+	t.Cleanup(func() { second.Close() })
+	s, err := second.GetService(ctx, spec.Name, driver.Filter{})
+	if err != nil || s.Desired != 2 || s.Running != 2 || s.Image != drivertest.DemoImage {
+		t.Fatalf("after a restart: %+v, %v; want the definition and its 2 replicas", s, err)
+	}
+	dead := s.Replicas[0].ID
+	if err := cli.ContainerKill(ctx, dead, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ = second.GetService(ctx, spec.Name, driver.Filter{}); s.Running != 1 {
+		t.Fatalf("after a kill: %d running, want 1", s.Running)
+	}
+	if err := second.ConvergeServices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err = second.GetService(ctx, spec.Name, driver.Filter{})
+	if err != nil || s.Running != 2 || slices.ContainsFunc(s.Replicas, func(r driver.Replica) bool { return r.ID == dead }) {
+		t.Errorf("after a reconcile: %+v, %v; want 2 running, the dead one replaced", s, err)
+	}
 }

@@ -55,6 +55,8 @@ func RunConformanceTests(t *testing.T, h Harness) {
 		{"Images", testImages},
 		{"ContextCancellation", testContextCancellation},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"ServiceLifecycle", testServiceLifecycle},
+		{"ServiceErrors", testServiceErrors},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

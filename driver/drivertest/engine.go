@@ -204,10 +204,10 @@ func HoldConnection(t testing.TB, addr string) net.Conn {
 func DockerDriver(t testing.TB, engine docker.Engine, instance string) *docker.Driver {
 	t.Helper()
 	d, err := docker.New(engine, docker.Options{
-		Instance:     instance,
-		Network:      "berth-" + instance,
-		PublishIP:    "127.0.0.1",
-		ActivityFile: filepath.Join(t.TempDir(), "activity.db"),
+		Instance:  instance,
+		Network:   "berth-" + instance,
+		PublishIP: "127.0.0.1",
+		StateFile: filepath.Join(t.TempDir(), "state.db"),
 	})
 	if err != nil {
 		t.Fatal(err)

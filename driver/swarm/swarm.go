@@ -117,44 +117,69 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 }
 
 // serviceSpec is the service of a Berth container: one replica at most,
-// hardened as the swarm allows. No-new-privileges is a daemon setting on
-// engines before API 1.46 (dockerd --no-new-privileges); newer engines also
-// take it from the spec.
+// never restarted (a container that exits is stopped).
 func (d *Driver) serviceSpec(spec *driver.Spec, img images.Resolved, created time.Time) swarm.ServiceSpec {
 	zero := uint64(0)
-	var ports []swarm.PortConfig
-	for _, p := range img.Exposed {
-		// Host mode: the ingress routing mesh needs IPVS, which single-node
-		// and minimal kernels often lack, and host mode costs no extra hop.
-		ports = append(ports, swarm.PortConfig{
+	return swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: spec.Name, Labels: labels.Encode(d.opts.Instance, spec, created)},
+		TaskTemplate: d.taskTemplate(taskSpec{
+			image: img.Pinned, args: spec.Cmd, env: spec.Env, resources: spec.Resources, capAdd: spec.CapAdd,
+			labels:  map[string]string{labels.Instance: d.opts.Instance, labels.Kind: labels.KindContainer, labels.Name: spec.Name},
+			restart: swarm.RestartPolicyConditionNone,
+		}),
+		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
+		EndpointSpec: hostPorts(img.Exposed),
+	}
+}
+
+// taskSpec is what differs between the tasks of containers and services.
+type taskSpec struct {
+	image     string
+	args, env []string
+	resources driver.Resources
+	capAdd    []string
+	labels    map[string]string
+	restart   swarm.RestartPolicyCondition
+}
+
+// taskTemplate is the task of every service Berth creates, hardened as far
+// as the swarm allows. No-new-privileges is a daemon setting on engines
+// before API 1.46 (dockerd --no-new-privileges); newer engines also take it
+// from the spec.
+func (d *Driver) taskTemplate(t taskSpec) swarm.TaskSpec {
+	return swarm.TaskSpec{
+		ContainerSpec: &swarm.ContainerSpec{
+			Image:          t.image,
+			Labels:         t.labels,
+			Args:           t.args,
+			Env:            t.env,
+			CapabilityDrop: []string{"ALL"},
+			CapabilityAdd:  t.capAdd,
+			Privileges:     &swarm.Privileges{NoNewPrivileges: true},
+		},
+		Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
+			NanoCPUs:    t.resources.NanoCPUs,
+			MemoryBytes: t.resources.MemoryBytes,
+			Pids:        t.resources.PidsLimit,
+		}},
+		RestartPolicy: &swarm.RestartPolicy{Condition: t.restart},
+		Networks:      []swarm.NetworkAttachmentConfig{{Target: d.opts.Network}},
+	}
+}
+
+// hostPorts publishes ports in host mode, each on a port the node picks:
+// the ingress routing mesh needs IPVS, which single-node and minimal
+// kernels often lack, and host mode costs no extra hop.
+func hostPorts(ports []driver.Port) *swarm.EndpointSpec {
+	var out []swarm.PortConfig
+	for _, p := range ports {
+		out = append(out, swarm.PortConfig{
 			Protocol:    swarm.PortConfigProtocol(p.Protocol),
 			TargetPort:  uint32(p.Container),
 			PublishMode: swarm.PortConfigPublishModeHost,
 		})
 	}
-	return swarm.ServiceSpec{
-		Annotations: swarm.Annotations{Name: spec.Name, Labels: labels.Encode(d.opts.Instance, spec, created)},
-		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: &swarm.ContainerSpec{
-				Image:          img.Pinned,
-				Labels:         map[string]string{labels.Instance: d.opts.Instance, labels.Name: spec.Name},
-				Args:           spec.Cmd,
-				Env:            spec.Env,
-				CapabilityDrop: []string{"ALL"},
-				CapabilityAdd:  spec.CapAdd,
-				Privileges:     &swarm.Privileges{NoNewPrivileges: true},
-			},
-			Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
-				NanoCPUs:    spec.Resources.NanoCPUs,
-				MemoryBytes: spec.Resources.MemoryBytes,
-				Pids:        spec.Resources.PidsLimit,
-			}},
-			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone},
-			Networks:      []swarm.NetworkAttachmentConfig{{Target: d.opts.Network}},
-		},
-		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
-		EndpointSpec: &swarm.EndpointSpec{Ports: ports},
-	}
+	return &swarm.EndpointSpec{Ports: out}
 }
 
 // serviceID: swarm object IDs are 25 lowercase letters and digits.
@@ -191,7 +216,7 @@ func (d *Driver) list(ctx context.Context, filter driver.Filter, extra ...filter
 	ctx, cancel := d.call(ctx)
 	defer cancel()
 	args := filters.NewArgs(extra...)
-	for _, s := range labels.Selectors(d.opts.Instance, filter) {
+	for _, s := range labels.Selectors(d.opts.Instance, labels.KindContainer, filter) {
 		args.Add("label", s)
 	}
 	services, err := d.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: args})
@@ -269,9 +294,10 @@ func replicas(svc *swarm.Service) uint64 {
 
 func (d *Driver) Start(ctx context.Context, id string) (*driver.Container, error) {
 	one := uint64(1)
-	err := d.update(ctx, id, func(s *swarm.ServiceSpec) {
+	err := d.update(ctx, id, labels.KindContainer, func(s *swarm.ServiceSpec) error {
 		s.Mode.Replicated.Replicas = &one
 		labels.RecordStart(s.Labels, time.Now())
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -312,11 +338,10 @@ func (d *Driver) waitRunning(ctx context.Context, id string) (*driver.Container,
 
 func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
 	zero := uint64(0)
-	return d.update(ctx, id, func(s *swarm.ServiceSpec) {
+	return d.update(ctx, id, labels.KindContainer, func(s *swarm.ServiceSpec) error {
 		s.Mode.Replicated.Replicas = &zero
-		if g := s.TaskTemplate.ContainerSpec.StopGracePeriod; g == nil || *g != grace {
-			s.TaskTemplate.ContainerSpec.StopGracePeriod = &grace
-		}
+		s.TaskTemplate.ContainerSpec.StopGracePeriod = &grace
+		return nil
 	})
 }
 
@@ -331,12 +356,15 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 }
 
 func (d *Driver) RecordActivity(ctx context.Context, id string, a driver.Activity) error {
-	return d.update(ctx, id, func(s *swarm.ServiceSpec) { labels.RecordActivity(s.Labels, a) })
+	return d.update(ctx, id, labels.KindContainer, func(s *swarm.ServiceSpec) error {
+		labels.RecordActivity(s.Labels, a)
+		return nil
+	})
 }
 
 // update applies change to the service's spec with compare-and-swap on its
 // version, retrying when another writer got there first.
-func (d *Driver) update(ctx context.Context, id string, change func(*swarm.ServiceSpec)) error {
+func (d *Driver) update(ctx context.Context, id, kind string, change func(*swarm.ServiceSpec) error) error {
 	ctx, cancel := d.call(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -344,12 +372,14 @@ func (d *Driver) update(ctx context.Context, id string, change func(*swarm.Servi
 		if err != nil {
 			return engineerr.Wrap(err, "inspect service")
 		}
-		if svc.Spec.Labels[labels.Instance] != d.opts.Instance || svc.Spec.Mode.Replicated == nil {
-			return fmt.Errorf("%w: container %q", driver.ErrNotFound, id)
+		if svc.Spec.Labels[labels.Instance] != d.opts.Instance || svc.Spec.Labels[labels.Kind] != kind || svc.Spec.Mode.Replicated == nil {
+			return fmt.Errorf("%w: %s %q", driver.ErrNotFound, kind, id)
 		}
 		spec := svc.Spec
 		spec.Labels = cloneMap(spec.Labels)
-		change(&spec)
+		if err := change(&spec); err != nil {
+			return err
+		}
 		_, err = d.engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
 		if err == nil {
 			return nil

@@ -10,9 +10,10 @@ import (
 	"berth/driver"
 )
 
-// Label keys. Everything Berth creates carries Instance.
+// Label keys. Everything Berth creates carries Instance and Kind.
 const (
 	Instance    = "berth.instance"
+	Kind        = "berth.kind" // KindContainer or KindService
 	Owner       = "berth.owner"
 	Name        = "berth.name"
 	Image       = "berth.image"
@@ -21,16 +22,28 @@ const (
 	CheckinHash = "berth.checkin-hash"
 	UserPrefix  = "berth.label." // user metadata: berth.label.<key>
 
+	// A service, and its replicas (which are not containers to the API).
+	Service    = "berth.service"    // on a replica: its service's name
+	Generation = "berth.generation" // on a replica: the definition it runs
+	Updated    = "berth.updated"
+
 	// Activity, where labels can change (swarm services).
 	LastActivity = "berth.last-activity"
 	CheckedIn    = "berth.checked-in"
 	Active       = "berth.active"
 )
 
+// Kinds of objects.
+const (
+	KindContainer = "container" // a Berth container
+	KindService   = "service"   // a named service, or one of its replicas
+)
+
 // Encode returns the labels that record spec for instance, created at created.
 func Encode(instance string, spec *driver.Spec, created time.Time) map[string]string {
 	l := map[string]string{
 		Instance:    instance,
+		Kind:        KindContainer,
 		Owner:       spec.Owner,
 		Name:        spec.Name,
 		Image:       spec.Image,
@@ -71,9 +84,10 @@ func Decode(l map[string]string) *driver.Container {
 }
 
 // Selectors returns the "key=value" label constraints that select instance's
-// containers matching f (except f.State, which engines filter differently).
-func Selectors(instance string, f driver.Filter) []string {
-	s := []string{Instance + "=" + instance}
+// objects of kind matching f (except f.State, which engines filter
+// differently).
+func Selectors(instance, kind string, f driver.Filter) []string {
+	s := []string{Instance + "=" + instance, Kind + "=" + kind}
 	if f.Owner != "" {
 		s = append(s, Owner+"="+f.Owner)
 	}
@@ -100,4 +114,25 @@ func RecordActivity(l map[string]string, a driver.Activity) {
 func RecordStart(l map[string]string, at time.Time) {
 	l[LastActivity] = at.UTC().Format(time.RFC3339Nano)
 	l[Active] = "0"
+}
+
+// EncodeService returns the labels that record a service's facts.
+func EncodeService(instance string, spec *driver.ServiceSpec, created, updated time.Time) map[string]string {
+	return map[string]string{
+		Instance: instance,
+		Kind:     KindService,
+		Owner:    spec.Owner,
+		Name:     spec.Name,
+		Image:    spec.Image,
+		Created:  created.UTC().Format(time.RFC3339Nano),
+		Updated:  updated.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+// DecodeService fills the label-borne fields of a Service from l.
+func DecodeService(l map[string]string) *driver.Service {
+	s := &driver.Service{Name: l[Name], Owner: l[Owner], Image: l[Image]}
+	s.CreatedAt, _ = time.Parse(time.RFC3339Nano, l[Created])
+	s.UpdatedAt, _ = time.Parse(time.RFC3339Nano, l[Updated])
+	return s
 }
