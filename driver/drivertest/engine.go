@@ -155,8 +155,9 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 	}
 }
 
-// Snapshot describes instance's containers as the engine has them (IDs,
-// states, names), for tests that check a request changed nothing.
+// Snapshot describes instance's containers and services as the engine has
+// them (IDs, states, names, versions), for tests that check a request
+// changed nothing.
 func Snapshot(t testing.TB, cli *client.Client, instance string) string {
 	t.Helper()
 	list, err := cli.ContainerList(context.Background(), container.ListOptions{
@@ -169,6 +170,13 @@ func Snapshot(t testing.TB, cli *client.Client, instance string) string {
 	var out []string
 	for _, c := range list {
 		out = append(out, c.ID[:12]+"/"+string(c.State)+"/"+strings.Join(c.Names, ","))
+	}
+	services, err := cli.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Instance+"="+instance))})
+	if err != nil && !strings.Contains(err.Error(), "not a swarm manager") {
+		t.Fatal(err)
+	}
+	for _, svc := range services { // a change to a service's spec changes its version
+		out = append(out, fmt.Sprintf("service %s/%s/v%d", svc.ID, svc.Spec.Name, svc.Version.Index))
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")

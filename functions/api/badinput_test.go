@@ -12,8 +12,10 @@ import (
 // TestBadInput sends every kind of bad request and checks that each gets its
 // status and a clear {"code","message"} answer, and that the engine is left
 // exactly as it was.
-func TestBadInput(t *testing.T) {
-	e := newEnv(t, nil)
+func TestBadInput(t *testing.T) { eachDriver(t, testBadInput) }
+
+func testBadInput(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	_, alice := e.newUser()
 	_, bob := e.newUser()
 	bobs := e.create(bob, map[string]string{"image": "berth/demo"})

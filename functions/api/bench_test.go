@@ -21,7 +21,7 @@ import (
 // ContainerStart with the configuration Berth produced, alternating.
 // Run with -benchtime Nx (make bench uses 60x).
 func BenchmarkSpawn(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newEnv(b, "docker", nil)
 	ctx := context.Background()
 	// The baseline's configuration is the one Berth gave a container.
 	probe := e.create(admin, map[string]string{"image": "berth/demo"})
@@ -80,7 +80,7 @@ func BenchmarkSpawn(b *testing.B) {
 // baseline, one filtered ContainerList on the same client, alternating.
 func BenchmarkList(b *testing.B) {
 	const n = 200
-	e := newEnv(b, nil)
+	e := newEnv(b, "docker", nil)
 	ctx := context.Background()
 	for i := range n {
 		spec := drivertest.Spec(fmt.Sprintf("list%d", i), "admin")

@@ -11,12 +11,15 @@ import (
 )
 
 type checkinRequest struct {
-	ActiveConnections *count `json:"active-connections"`
+	ActiveConnections *jsonInt `json:"active-connections"`
 }
 
 func (req *checkinRequest) validate() error {
 	if req.ActiveConnections == nil {
 		return errorf(http.StatusBadRequest, "active-connections is required")
+	}
+	if n := *req.ActiveConnections; n < 0 || n > 1<<20 {
+		return errorf(http.StatusBadRequest, "active-connections must be from 0 to %d, not %d", 1<<20, n)
 	}
 	return nil
 }

@@ -11,13 +11,17 @@ import (
 
 	"berth/driver/drivertest"
 	"berth/functions/api"
+
+	"github.com/docker/docker/api/types/swarm"
 )
 
 // TestCheckInFromContainer runs the demo image and lets it check in from
 // inside its own container, through the check-in URL and token Berth gave
 // it, and shows last_activity moving while a client holds a connection.
-func TestCheckInFromContainer(t *testing.T) {
-	e := newEnv(t, nil)
+func TestCheckInFromContainer(t *testing.T) { eachDriver(t, testCheckInFromContainer) }
+
+func testCheckInFromContainer(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	c := e.create(admin, map[string]any{"image": "berth/demo", "env": map[string]string{"CHECKIN_INTERVAL": "300ms"}})
 	started := *c.LastActivity
 
@@ -28,7 +32,7 @@ func TestCheckInFromContainer(t *testing.T) {
 	}
 
 	// A client connection makes the container report activity.
-	conn := drivertest.HoldConnection(t, "127.0.0.1:"+c.AppPort)
+	conn := drivertest.HoldConnection(t, e.app(c.AppPort))
 	busy := e.waitFor(admin, c.ID, "active", func(c container) bool { return c.Active == "1" })
 	if !busy.LastActivity.After(started) {
 		t.Errorf("active container: last_activity %v did not move past %v", busy.LastActivity, started)
@@ -42,8 +46,10 @@ func TestCheckInFromContainer(t *testing.T) {
 	}
 }
 
-func TestCheckInWithToken(t *testing.T) {
-	e := newEnv(t, nil)
+func TestCheckInWithToken(t *testing.T) { eachDriver(t, testCheckInWithToken) }
+
+func testCheckInWithToken(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	c := e.create(admin, map[string]string{"image": "berth/demo"})
 	token := e.checkinToken(c.ID)
 
@@ -84,13 +90,13 @@ func TestCheckInWithToken(t *testing.T) {
 // and a container can only ever report for itself.
 func TestCheckInByIP(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
-		e := newEnv(t, func(cfg *api.Config) { cfg.CheckinByIP = enabled })
+		e := newEnv(t, "docker", func(cfg *api.Config) { cfg.CheckinByIP = enabled })
 		x := e.create(admin, map[string]string{"image": "berth/demo"})
 		y := e.create(admin, map[string]string{"image": "berth/demo"})
 		yIP := e.ip(y.ID)
 
 		// x reports without its token, claiming y's address in a header.
-		resp := httpPost(t, "http://127.0.0.1:"+x.AppPort+"/check-in?auth=none&active=3&forwarded_for="+yIP)
+		resp := httpPost(t, "http://"+e.app(x.AppPort)+"/check-in?auth=none&active=3&forwarded_for="+yIP)
 		gotX, gotY := e.get(admin, x.ID), e.get(admin, y.ID)
 		if gotY.Active != "0" {
 			t.Errorf("enabled=%v: x's check-in marked y active", enabled)
@@ -103,7 +109,7 @@ func TestCheckInByIP(t *testing.T) {
 			t.Errorf("disabled: x's token-less check-in = %s, x active %q; want 401 and \"0\"", resp, gotX.Active)
 		}
 		// The token path works either way.
-		if resp := httpPost(t, "http://127.0.0.1:"+y.AppPort+"/check-in?active=1"); !strings.HasPrefix(resp, "200") {
+		if resp := httpPost(t, "http://"+e.app(y.AppPort)+"/check-in?active=1"); !strings.HasPrefix(resp, "200") {
 			t.Errorf("enabled=%v: y's check-in with its token = %s", enabled, resp)
 		}
 	}
@@ -113,11 +119,15 @@ func TestCheckInByIP(t *testing.T) {
 // the process inside it does.
 func (e *env) checkinToken(id string) string {
 	e.t.Helper()
-	info, err := e.cli.ContainerInspect(context.Background(), id)
-	if err != nil {
+	var env []string
+	if info, err := e.cli.ContainerInspect(context.Background(), id); err == nil {
+		env = info.Config.Env
+	} else if svc, _, err := e.cli.ServiceInspectWithRaw(context.Background(), id, swarm.ServiceInspectOptions{}); err == nil {
+		env = svc.Spec.TaskTemplate.ContainerSpec.Env // on a swarm, a container is a service
+	} else {
 		e.t.Fatal(err)
 	}
-	for _, kv := range info.Config.Env {
+	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "BERTH_CHECKIN_TOKEN="); ok {
 			return v
 		}

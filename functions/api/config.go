@@ -28,6 +28,7 @@ type Config struct {
 	CPUs           float64       `envconfig:"BERTH_CPUS" default:"1" desc:"CPU limit of each container"`
 	Pids           int64         `envconfig:"BERTH_PIDS" default:"256" desc:"process limit of each container"`
 	CapAdd         []string      `envconfig:"BERTH_CAP_ADD" desc:"capabilities added back after dropping all (from CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, AUDIT_WRITE, SETFCAP)"`
+	MaxReplicas    int           `envconfig:"BERTH_MAX_REPLICAS" default:"20" desc:"largest number of replicas a service may be scaled to"`
 	StopTimeout    time.Duration `envconfig:"BERTH_STOP_TIMEOUT" default:"10s" desc:"grace a stopping container gets before it is killed"`
 	RequestTimeout time.Duration `envconfig:"BERTH_REQUEST_TIMEOUT" default:"25s" desc:"time limit of one API request"`
 }
@@ -70,6 +71,9 @@ func (cfg *Config) validate() (driver.Resources, error) {
 	}
 	if cfg.IdleTimeout < minIdleTimeout || cfg.MaxIdleTimeout < cfg.IdleTimeout {
 		errs = append(errs, fmt.Errorf("want %v <= BERTH_IDLE_TIMEOUT <= BERTH_MAX_IDLE_TIMEOUT", minIdleTimeout))
+	}
+	if cfg.MaxReplicas < 1 || cfg.MaxReplicas > 1000 {
+		errs = append(errs, errors.New("BERTH_MAX_REPLICAS must be from 1 to 1000"))
 	}
 	if cfg.StopTimeout < 0 || cfg.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("BERTH_STOP_TIMEOUT and BERTH_REQUEST_TIMEOUT must be positive"))

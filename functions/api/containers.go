@@ -48,7 +48,6 @@ func (a *API) view(c *driver.Container) containerView {
 		Owner:       c.Owner,
 		CreatedAt:   c.CreatedAt,
 		IdleTimeout: a.idleTimeout(c).String(),
-		Ports:       map[string]int{},
 		Labels:      c.Labels,
 	}
 	if c.Active {
@@ -57,20 +56,10 @@ func (a *API) view(c *driver.Container) containerView {
 	if !c.LastActivity.IsZero() {
 		v.LastActivity = &c.LastActivity
 	}
-	app := 0
-	for _, p := range c.Ports { // sorted by container port
-		key := strconv.Itoa(p.Container)
-		if p.Protocol != "tcp" {
-			key += "/" + p.Protocol
-		}
-		v.Ports[key] = p.Host
-		switch {
-		case p.Protocol != "tcp":
-		case p.Container == 22:
-			v.SSHPort = strconv.Itoa(p.Host)
-		case app == 0:
-			app = p.Host
-		}
+	ports, ssh, app := portView(c.Ports)
+	v.Ports = ports
+	if ssh != 0 {
+		v.SSHPort = strconv.Itoa(ssh)
 	}
 	if app != 0 {
 		v.AppPort = strconv.Itoa(app)
@@ -80,6 +69,28 @@ func (a *API) view(c *driver.Container) containerView {
 		v.Labels = map[string]string{}
 	}
 	return v
+}
+
+// portView maps published ports for the API: "8080" (tcp) or "53/udp" to
+// the host port, the host port of tcp 22 (ssh), and that of the lowest
+// other tcp port (the app's).
+func portView(published []driver.Port) (ports map[string]int, ssh, app int) {
+	ports = map[string]int{}
+	for _, p := range published { // sorted by container port
+		key := strconv.Itoa(p.Container)
+		if p.Protocol != "tcp" {
+			key += "/" + p.Protocol
+		}
+		ports[key] = p.Host
+		switch {
+		case p.Protocol != "tcp":
+		case p.Container == 22:
+			ssh = p.Host
+		case app == 0:
+			app = p.Host
+		}
+	}
+	return ports, ssh, app
 }
 
 func (a *API) idleTimeout(c *driver.Container) time.Duration {
@@ -186,27 +197,11 @@ func (req *createContainerRequest) validate() error {
 	if req.Name != "" && !validName.MatchString(req.Name) {
 		return errorf(http.StatusBadRequest, "name %q: use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", req.Name)
 	}
-	if len(req.Env) > maxEnv {
-		return errorf(http.StatusBadRequest, "env has %d variables; at most %d", len(req.Env), maxEnv)
+	if err := validateEnv("env", req.Env); err != nil {
+		return err
 	}
-	for k, v := range req.Env {
-		if !validEnvName.MatchString(k) {
-			return errorf(http.StatusBadRequest, "env name %q is not a valid variable name", k)
-		}
-		if strings.HasPrefix(strings.ToUpper(k), "BERTH_") {
-			return errorf(http.StatusBadRequest, "env name %q: BERTH_ variables are set by Berth", k)
-		}
-		if strings.ContainsRune(v, 0) {
-			return errorf(http.StatusBadRequest, "env %s contains a NUL byte", k)
-		}
-	}
-	if len(req.Cmd) > maxCmd {
-		return errorf(http.StatusBadRequest, "cmd has %d arguments; at most %d", len(req.Cmd), maxCmd)
-	}
-	for _, arg := range req.Cmd {
-		if strings.ContainsRune(arg, 0) {
-			return errorf(http.StatusBadRequest, "cmd contains a NUL byte")
-		}
+	if err := validateCmd("cmd", req.Cmd); err != nil {
+		return err
 	}
 	if len(req.Labels) > maxLabels {
 		return errorf(http.StatusBadRequest, "labels has %d entries; at most %d", len(req.Labels), maxLabels)
@@ -220,6 +215,48 @@ func (req *createContainerRequest) validate() error {
 		}
 	}
 	return nil
+}
+
+// validateEnv checks the environment a request asks for (field names it).
+func validateEnv(field string, env map[string]string) error {
+	if len(env) > maxEnv {
+		return errorf(http.StatusBadRequest, "%s has %d variables; at most %d", field, len(env), maxEnv)
+	}
+	for k, v := range env {
+		if !validEnvName.MatchString(k) {
+			return errorf(http.StatusBadRequest, "%s name %q is not a valid variable name", field, k)
+		}
+		if strings.HasPrefix(strings.ToUpper(k), "BERTH_") {
+			return errorf(http.StatusBadRequest, "%s name %q: BERTH_ variables are set by Berth", field, k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return errorf(http.StatusBadRequest, "%s %s contains a NUL byte", field, k)
+		}
+	}
+	return nil
+}
+
+// validateCmd checks a command line a request asks for.
+func validateCmd(field string, cmd []string) error {
+	if len(cmd) > maxCmd {
+		return errorf(http.StatusBadRequest, "%s has %d arguments; at most %d", field, len(cmd), maxCmd)
+	}
+	for _, arg := range cmd {
+		if strings.ContainsRune(arg, 0) {
+			return errorf(http.StatusBadRequest, "%s contains a NUL byte", field)
+		}
+	}
+	return nil
+}
+
+// envList is env as the engine takes it: "KEY=value", sorted.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env)+2)
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func handleCreateContainer(a *API) http.Handler {
@@ -248,12 +285,9 @@ func handleCreateContainer(a *API) http.Handler {
 // spec turns a valid request into a driver spec and the container's check-in
 // token. It refuses images the allowlist does not permit.
 func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal) (*driver.Spec, string, error) {
-	image, err := normalizeImage(req.Image)
+	image, err := a.allowedImage(req.Image)
 	if err != nil {
 		return nil, "", err
-	}
-	if !allowed(a.cfg.Images, image) {
-		return nil, "", errorf(http.StatusForbidden, "image %q is not allowed here", image)
 	}
 	idle := time.Duration(0)
 	if req.IdleTimeout != "" {
@@ -266,11 +300,7 @@ func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal
 		name = "berth-" + randomHex(5)
 	}
 	token, hash := newCheckinToken(name)
-	env := make([]string, 0, len(req.Env)+2)
-	for k, v := range req.Env {
-		env = append(env, k+"="+v)
-	}
-	sort.Strings(env)
+	env := envList(req.Env)
 	if url, err := a.checkinURLFor(ctx); err != nil {
 		return nil, "", err
 	} else if url != "" {

@@ -15,10 +15,17 @@ import (
 	"berth/functions/api"
 )
 
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// engineID is what an engine's IDs look like: a container's 64 hex digits,
+// a swarm service's 25 letters and digits.
+var engineID = map[string]*regexp.Regexp{
+	"docker": regexp.MustCompile(`^[0-9a-f]{64}$`),
+	"swarm":  regexp.MustCompile(`^[0-9a-z]{25}$`),
+}
 
-func TestContainerLifecycle(t *testing.T) {
-	e := newEnv(t, nil)
+func TestContainerLifecycle(t *testing.T) { eachDriver(t, testContainerLifecycle) }
+
+func testContainerLifecycle(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	before := time.Now().Add(-time.Second)
 	c := e.create(admin, map[string]any{
 		"image":  "berth/demo",
@@ -31,8 +38,8 @@ func TestContainerLifecycle(t *testing.T) {
 	if c.Status != "running" || c.Active != "0" || c.Image != "berth/demo:latest" {
 		t.Errorf("created: status %q active %q image %q; want running, \"0\", berth/demo:latest", c.Status, c.Active, c.Image)
 	}
-	if !hex64.MatchString(c.ContainerID) || c.ID != c.ContainerID || c.URI != "/v1/containers/"+c.ID {
-		t.Errorf("created: container_id %q id %q uri %q; want a 64-hex id and its uri", c.ContainerID, c.ID, c.URI)
+	if !engineID[kind].MatchString(c.ContainerID) || c.ID != c.ContainerID || c.URI != "/v1/containers/"+c.ID {
+		t.Errorf("created: container_id %q id %q uri %q; want the engine's id and its uri", c.ContainerID, c.ID, c.URI)
 	}
 	if c.SSHPort == "" || c.AppPort == "" || c.SSHPort == c.AppPort {
 		t.Errorf("created: ssh_port %q app_port %q; want two host ports", c.SSHPort, c.AppPort)
@@ -48,7 +55,7 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("url %q labels %v idle %q", c.URL, c.Labels, c.IdleTimeout)
 	}
 	// The app answers on app_port with the env it was given.
-	if got := httpGet(t, "http://127.0.0.1:"+c.AppPort+"/env/GREETING"); got != "hi" {
+	if got := httpGet(t, "http://"+e.app(c.AppPort)+"/env/GREETING"); got != "hi" {
 		t.Errorf("app says %q, want the env value", got)
 	}
 
@@ -98,8 +105,10 @@ func TestContainerLifecycle(t *testing.T) {
 
 // TestSpinDockerClient is the seed's own curl example: a form post with HTTP
 // Basic admin credentials.
-func TestSpinDockerClient(t *testing.T) {
-	e := newEnv(t, nil)
+func TestSpinDockerClient(t *testing.T) { eachDriver(t, testSpinDockerClient) }
+
+func testSpinDockerClient(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/containers", strings.NewReader("image=berth/demo"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("admin", adminToken)
@@ -121,8 +130,10 @@ func TestSpinDockerClient(t *testing.T) {
 	}
 }
 
-func TestOwnerIsolation(t *testing.T) {
-	e := newEnv(t, nil)
+func TestOwnerIsolation(t *testing.T) { eachDriver(t, testOwnerIsolation) }
+
+func testOwnerIsolation(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	aliceID, alice := e.newUser()
 	_, bob := e.newUser()
 	mine := e.create(alice, map[string]string{"image": "berth/demo"})
@@ -164,8 +175,10 @@ func TestOwnerIsolation(t *testing.T) {
 	}
 }
 
-func TestListFilters(t *testing.T) {
-	e := newEnv(t, nil)
+func TestListFilters(t *testing.T) { eachDriver(t, testListFilters) }
+
+func testListFilters(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	a := e.create(admin, map[string]any{"image": "berth/demo", "labels": map[string]string{"course": "a"}})
 	b := e.create(admin, map[string]any{"image": "berth/demo", "labels": map[string]string{"course": "b"}})
 	if r := e.do("DELETE", "/v1/containers/"+b.ID, admin, nil); r.code != http.StatusNoContent {
@@ -190,7 +203,7 @@ func TestListFilters(t *testing.T) {
 }
 
 func TestHardenedByConfig(t *testing.T) {
-	e := newEnv(t, func(cfg *api.Config) { cfg.Memory, cfg.CPUs, cfg.Pids = "96m", 0.25, 50 })
+	e := newEnv(t, "docker", func(cfg *api.Config) { cfg.Memory, cfg.CPUs, cfg.Pids = "96m", 0.25, 50 })
 	c := e.create(admin, map[string]string{"image": "berth/demo"})
 	info, err := e.cli.ContainerInspect(context.Background(), c.ID)
 	if err != nil {

@@ -106,16 +106,16 @@ func jsonKind(goKind string) string {
 	return "a number"
 }
 
-// count is a non-negative number sent as a JSON number or a numeric string
-// (forms carry only strings).
-type count int
+// jsonInt is a whole number sent as a JSON number or as a numeric string:
+// forms carry only strings, and the connector's clients (httpie's
+// number=3) send numbers as strings. Ranges are checked by validate.
+type jsonInt int
 
-func (c *count) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > 1<<20 {
-		return errorf(http.StatusBadRequest, "%s is not a count between 0 and %d", b, 1<<20)
+func (n *jsonInt) UnmarshalJSON(b []byte) error {
+	v, err := strconv.Atoi(strings.Trim(string(b), `"`))
+	if err != nil || v < -1<<31 || v > 1<<31-1 {
+		return errorf(http.StatusBadRequest, "%s is not a whole number", b)
 	}
-	*c = count(n)
+	*n = jsonInt(v)
 	return nil
 }

@@ -11,14 +11,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"berth/driver"
+	"berth/driver/connect"
 	"berth/driver/drivertest"
 	"berth/functions/api"
+	"berth/infra/engine"
 
 	"github.com/docker/docker/client"
 	"github.com/kelseyhightower/envconfig"
@@ -29,8 +32,29 @@ const (
 	secret     = "test-secret-0123456789abcdef0123456789"
 )
 
-// env is one API on the real engine, under a run-unique instance, served on
-// the containers' gateway so that containers can check in.
+// swarmEngine is this package's private one-node swarm, reached over TLS:
+// every container test runs against both drivers.
+var swarmEngine *engine.Engine
+
+func TestMain(m *testing.M) {
+	os.Exit(drivertest.WithEngine(m, engine.Options{TLS: true, Swarm: true}, &swarmEngine))
+}
+
+// drivers are the drivers the API tests run against.
+var drivers = []string{"docker", "swarm"}
+
+// eachDriver runs test once per driver, in parallel.
+func eachDriver(t *testing.T, test func(t *testing.T, kind string)) {
+	for _, kind := range drivers {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			test(t, kind)
+		})
+	}
+}
+
+// env is one API on a real engine, under a run-unique instance, served
+// where the containers can check in.
 type env struct {
 	t        testing.TB
 	api      *api.API
@@ -38,6 +62,7 @@ type env struct {
 	srv      *httptest.Server
 	cli      *client.Client
 	instance string
+	portHost string // where the test reaches containers' published ports
 }
 
 // testConfig is the API config of the tests: envconfig's defaults with the
@@ -53,34 +78,66 @@ func testConfig(t testing.TB) api.Config {
 	return cfg
 }
 
-func newEnv(t testing.TB, mutate func(*api.Config)) *env {
+// newEnv serves the API with the kind of driver: "docker" on the machine's
+// engine, "swarm" on the private swarm over TLS.
+func newEnv(t testing.TB, kind string, mutate func(*api.Config)) *env {
 	t.Helper()
-	cli := drivertest.Engine(t)
-	instance := drivertest.Instance(t, cli)
-	return newEnvWith(t, cli, instance, drivertest.DockerDriver(t, cli, instance), mutate)
+	switch kind {
+	case "docker":
+		cli := drivertest.Engine(t)
+		instance := drivertest.Instance(t, cli)
+		return newEnvWith(t, envOptions{cli: cli, instance: instance, driver: drivertest.DockerDriver(t, cli, instance), portHost: "127.0.0.1"}, mutate)
+	case "swarm":
+		cfg := connect.Config{Driver: "swarm", Host: swarmEngine.TCPHost, CertPath: swarmEngine.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second}
+		cli := drivertest.Connect(t, cfg)
+		cfg.Instance = drivertest.Instance(t, cli)
+		cfg.Network = "berth-" + cfg.Instance
+		d, err := connect.Open(cfg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return newEnvWith(t, envOptions{cli: cli, instance: cfg.Instance, driver: d, listenHost: swarmEngine.HostIP, portHost: swarmEngine.IP}, mutate)
+	}
+	t.Fatalf("no driver %q", kind)
+	return nil
 }
 
-func newEnvWith(t testing.TB, cli *client.Client, instance string, d driver.Driver, mutate func(*api.Config)) *env {
+type envOptions struct {
+	cli        *client.Client
+	instance   string
+	driver     driver.Driver
+	listenHost string // "": the driver's HostAddress, else loopback
+	portHost   string
+}
+
+func newEnvWith(t testing.TB, o envOptions, mutate func(*api.Config)) *env {
 	t.Helper()
 	// Listen where containers can reach us: the gateway of their network.
-	host := "127.0.0.1"
-	if h, ok := d.(driver.HostAddresser); ok {
+	host := o.listenHost
+	if h, ok := o.driver.(driver.HostAddresser); ok && host == "" {
 		gw, err := h.HostAddress(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		host = gw
 	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
+	if _, ok := o.driver.(driver.HostAddresser); !ok {
+		cfg.CheckinURL = "http://" + ln.Addr().String() + "/v1/check-in"
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	a, err := api.New(cfg, api.Options{
-		Driver: d,
+		Driver: o.driver,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Port:   ln.Addr().(*net.TCPAddr).Port,
 	})
@@ -97,8 +154,11 @@ func newEnvWith(t testing.TB, cli *client.Client, instance string, d driver.Driv
 		defer cancel()
 		a.Close(ctx)
 	})
-	return &env{t: t, api: a, driver: d, srv: srv, cli: cli, instance: instance}
+	return &env{t: t, api: a, driver: o.driver, srv: srv, cli: o.cli, instance: o.instance, portHost: o.portHost}
 }
+
+// app is the address of a container's published port on this env.
+func (e *env) app(port string) string { return net.JoinHostPort(e.portHost, port) }
 
 type response struct {
 	code   int
@@ -242,3 +302,5 @@ func basic(user, pass string) string {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

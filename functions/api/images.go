@@ -19,6 +19,29 @@ func normalizeImage(ref string) (string, error) {
 	return reference.FamiliarString(reference.TagNameOnly(named)), nil
 }
 
+// allowedImage normalizes ref and checks it against the allowlist.
+func (a *API) allowedImage(ref string) (string, error) {
+	image, err := normalizeImage(ref)
+	if err != nil {
+		return "", err
+	}
+	if !allowed(a.cfg.Images, image) {
+		return "", errorf(http.StatusForbidden, "image %q is not allowed here", image)
+	}
+	return image, nil
+}
+
+// hasVersion reports whether ref names a tag or a digest explicitly.
+func hasVersion(ref string) bool {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	_, tagged := named.(reference.Tagged)
+	_, digested := named.(reference.Digested)
+	return tagged || digested
+}
+
 // allowed reports whether the normalized image ref matches one of patterns.
 // A pattern is repo[:tag] or repo@digest with path.Match wildcards, where *
 // stays within one path segment; a pattern without a tag allows every tag

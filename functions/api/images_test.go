@@ -11,8 +11,10 @@ import (
 
 // TestListImagesFollowsAllowlist tags the demo image twice, once inside the
 // allowlist and once outside, and expects only the first listed.
-func TestListImagesFollowsAllowlist(t *testing.T) {
-	e := newEnv(t, nil)
+func TestListImagesFollowsAllowlist(t *testing.T) { eachDriver(t, testListImagesFollowsAllowlist) }
+
+func testListImagesFollowsAllowlist(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	ctx := context.Background()
 	inside, outside := "berth/demo:"+e.instance, "berth-hidden/"+e.instance+":v1"
 	for _, tag := range []string{inside, outside} {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -15,11 +16,21 @@ type ReconcileReport struct {
 	Failed  int      // stops that failed (logged)
 }
 
-// Reconcile runs one pass of Berth's housekeeping as of now: it stops running
-// containers whose last activity (or start) is older than their idle
-// timeout. The local binary runs it on a ticker, Lambda on a schedule; it is
-// safe to run in several processes at once.
+// Reconcile runs one pass of Berth's housekeeping as of now: it culls idle
+// containers and, where Berth keeps services itself, brings their replicas
+// back to their definitions. The local binary runs it on a ticker, Lambda
+// on a schedule; it is safe to run in several processes at once.
 func (a *API) Reconcile(ctx context.Context, now time.Time) (ReconcileReport, error) {
+	report, err := a.cull(ctx, now)
+	if c, ok := a.driver.(driver.ServiceConverger); ok {
+		err = errors.Join(err, c.ConvergeServices(ctx))
+	}
+	return report, err
+}
+
+// cull stops running containers whose last activity (or start) is older
+// than their idle timeout.
+func (a *API) cull(ctx context.Context, now time.Time) (ReconcileReport, error) {
 	running, err := a.driver.List(ctx, driver.Filter{State: driver.StateRunning})
 	if err != nil {
 		return ReconcileReport{}, err

@@ -9,8 +9,10 @@ import (
 	"berth/driver"
 )
 
-func TestReconcileCullsIdleContainers(t *testing.T) {
-	e := newEnv(t, nil)
+func TestReconcileCullsIdleContainers(t *testing.T) { eachDriver(t, testReconcileCullsIdleContainers) }
+
+func testReconcileCullsIdleContainers(t *testing.T, kind string) {
+	e := newEnv(t, kind, nil)
 	ctx := context.Background()
 	short := e.create(admin, map[string]string{"image": "berth/demo", "idle_timeout": "1m"})
 	long := e.create(admin, map[string]string{"image": "berth/demo"}) // the 2h30m default

@@ -31,6 +31,22 @@ var routes = []Route{
 	{"check-in", "POST", "/v1/check-in", accessCheckin, handleCheckIn},
 	{"create-user", "POST", "/v1/users", accessAdmin, handleCreateUser},
 	{"get-me", "GET", "/v1/users/me", accessUser, handleGetMe},
+
+	{"list-services", "GET", "/v1/services", accessUser, handleListServices},
+	{"create-service", "POST", "/v1/services", accessUser, handleCreateService},
+	{"get-service", "GET", "/v1/services/{name}", accessUser, handleGetService},
+	{"update-service", "PUT", "/v1/services/{name}", accessUser, handleUpdateService},
+	{"delete-service", "DELETE", "/v1/services/{name}", accessUser, handleDeleteService},
+	{"scale-service", "POST", "/v1/services/{name}/scale", accessUser, handleScaleService},
+	{"service-status", "GET", "/v1/services/{name}/status", accessUser, handleServiceStatus},
+
+	// The service connector's paths and bodies (seed 004).
+	{"connector-list-services", "GET", "/service", accessUser, handleConnectorList},
+	{"connector-create-service", "POST", "/service", accessUser, handleConnectorCreate},
+	{"connector-get-service", "GET", "/service/{name}", accessUser, handleConnectorGet},
+	{"connector-update-service", "PUT", "/service/{name}", accessUser, handleConnectorUpdate},
+	{"connector-scale-service", "POST", "/service/{name}/scale", accessUser, handleConnectorScale},
+	{"connector-service-status", "GET", "/service/{name}/status", accessUser, handleConnectorStatus},
 }
 
 // Routes returns the route table.

@@ -79,7 +79,7 @@ func TestEngineGoesAwayAndComesBack(t *testing.T) {
 	proxy.up(t)
 	t.Cleanup(proxy.down)
 	d := openDriver(t, connect.Config{Host: "unix://" + proxy.path}, instance)
-	e := newEnvWith(t, cli, instance, d, func(cfg *api.Config) { cfg.RequestTimeout = 3 * time.Second })
+	e := newEnvWith(t, envOptions{cli: cli, instance: instance, driver: d}, func(cfg *api.Config) { cfg.RequestTimeout = 3 * time.Second })
 
 	if r := e.do("GET", "/v1/containers", admin, nil); r.code != http.StatusOK {
 		t.Fatalf("engine up: %s", r)
@@ -132,7 +132,7 @@ func TestEngineThatNeverAnswers(t *testing.T) {
 		}
 	}()
 	d := openDriver(t, connect.Config{Host: "tcp://" + ln.Addr().String(), AllowPlaintext: true}, instance)
-	e := newEnvWith(t, cli, instance, hideHost(d), func(cfg *api.Config) { cfg.RequestTimeout = time.Second })
+	e := newEnvWith(t, envOptions{cli: cli, instance: instance, driver: hideHost(d)}, func(cfg *api.Config) { cfg.RequestTimeout = time.Second })
 	began := time.Now()
 	r := e.do("GET", "/v1/containers", admin, nil)
 	if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
@@ -168,7 +168,7 @@ func TestPanicIsA500(t *testing.T) {
 	cli := drivertest.Engine(t)
 	instance := drivertest.Instance(t, cli)
 	d := openDriver(t, drivertest.EngineConfig(t), instance)
-	e := newEnvWith(t, cli, instance, panicky{d}, nil)
+	e := newEnvWith(t, envOptions{cli: cli, instance: instance, driver: panicky{d}}, nil)
 	r := e.do("GET", "/v1/containers", admin, nil)
 	var body api.Error
 	r.decode(t, &body)
