@@ -31,7 +31,7 @@ import (
 // environment (and a .env file in the working directory).
 type Config struct {
 	Port              int           `envconfig:"PORT" default:"8000" desc:"port Berth listens on, on all interfaces (containers reach it through their gateway)"`
-	StateDir          string        `envconfig:"BERTH_STATE_DIR" default:".berth" desc:"directory for the generated admin token and secret and the activity records"`
+	StateDir          string        `envconfig:"BERTH_STATE_DIR" default:".berth" desc:"directory for the generated admin token and secret, and the docker driver's state (activity, service definitions)"`
 	ReconcileInterval time.Duration `envconfig:"BERTH_RECONCILE_INTERVAL" default:"1m" desc:"how often idle containers are culled; 0 turns culling off"`
 	LogFormat         string        `envconfig:"BERTH_LOG_FORMAT" default:"text" desc:"log format: text or json"`
 	APIConfig
