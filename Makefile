@@ -5,7 +5,7 @@
 GO      ?= go
 TIMEOUT ?= 15m
 
-.PHONY: run test bench demo-image build vet fuzz clean
+.PHONY: run test bench demo-image build vet fuzz clean swarm-up swarm-down
 
 ## run: build the demo image on the local engine and start Berth on :8000
 run: demo-image
@@ -33,6 +33,14 @@ fuzz:
 ## demo-image: build berth/demo:latest (infra/testimage) unless it is current
 demo-image:
 	$(GO) run ./infra/imagebuild/demo
+
+## swarm-up: a local one-node swarm over TLS in its own network namespace (root)
+swarm-up:
+	$(GO) run ./infra/devswarm up
+
+## swarm-down: stop it and remove everything it made
+swarm-down:
+	$(GO) run ./infra/devswarm down
 
 ## build: the local binary, static, in build/berth
 build:
