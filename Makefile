@@ -21,8 +21,11 @@ vet:
 	$(GO) vet ./...
 
 ## bench: Berth vs the engine called directly, side by side (figures in BENCHMARKS.md)
+BENCH = $(GO) test -run '^$$' -count 1 -timeout 30m ./functions/api/ -bench
 bench: demo-image
-	$(GO) test -run '^$$' -bench . -benchtime 60x -count 1 -timeout 30m ./functions/api/
+	$(BENCH) '^Benchmark(Spawn|List|SwarmSpawn)$$' -benchtime 60x
+	$(BENCH) '^BenchmarkSwarmScale$$' -benchtime 10x
+	$(BENCH) '^BenchmarkTLSGet$$' -benchtime 200x
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s

@@ -305,12 +305,16 @@ func (d *Driver) Start(ctx context.Context, id string) (*driver.Container, error
 	return d.waitRunning(ctx, id)
 }
 
+// pollInterval is how often Start looks at a starting task: a task takes
+// hundreds of milliseconds to start, and a look costs two cheap calls.
+const pollInterval = 20 * time.Millisecond
+
 // waitRunning polls until the service's task runs with its ports published,
 // or fails, or StartTimeout passes.
 func (d *Driver) waitRunning(ctx context.Context, id string) (*driver.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.StartTimeout)
 	defer cancel()
-	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+	for {
 		svc, _, err := d.engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
 		if err != nil {
 			return nil, engineerr.Wrap(err, "inspect service")
@@ -331,7 +335,7 @@ func (d *Driver) waitRunning(ctx context.Context, id string) (*driver.Container,
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: service %s did not start: %w", driver.ErrUnavailable, id, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(pollInterval):
 		}
 	}
 }
