@@ -119,6 +119,15 @@ type AddressResolver interface {
 	ContainerByIP(ctx context.Context, ip string) (*Container, error)
 }
 
+// Runner is implemented by drivers that can create a container already
+// started in one step, cheaper than Create and Start (a swarm: a service
+// created with one replica instead of created with none and scaled up).
+// Run's contract is Create's followed by Start's; if the container fails to
+// start, nothing is left behind.
+type Runner interface {
+	Run(ctx context.Context, spec *Spec) (*Container, error)
+}
+
 // ServiceConverger is implemented by drivers whose services Berth itself
 // keeps at their definition (a swarm does that on its own). The reconcile
 // pass calls it.

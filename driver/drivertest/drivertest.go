@@ -58,6 +58,12 @@ func RunConformanceTests(t *testing.T, h Harness) {
 		{"ServiceLifecycle", testServiceLifecycle},
 		{"ServiceErrors", testServiceErrors},
 	}
+	if _, ok := newDriver(t).(driver.Runner); ok { // the optional capability, tested when offered
+		cases = append(cases, struct {
+			name string
+			test func(t *testing.T, d driver.Driver, h Harness)
+		}{"Run", testRun})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -76,6 +82,32 @@ func RunConformanceTests(t *testing.T, h Harness) {
 			t.Errorf("another instance's List = %d containers, %v; want none", len(list), err)
 		}
 	})
+}
+
+// testRun: a Runner's Run is Create then Start, and leaves nothing behind
+// when it fails.
+func testRun(t *testing.T, d driver.Driver, h Harness) {
+	ctx := context.Background()
+	r := d.(driver.Runner)
+	spec := Spec("run", "alice")
+	c, err := r.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if c.State != driver.StateRunning || len(c.Ports) != 2 || c.Name != spec.Name || c.LastActivity.IsZero() {
+		t.Errorf("Run = %+v, want it running with two ports and a start recorded", c)
+	}
+	if _, err := r.Run(ctx, spec); !errors.Is(err, driver.ErrConflict) {
+		t.Errorf("Run(same name) = %v, want ErrConflict", err)
+	}
+	missing := Spec("run-missing", "alice")
+	missing.Image = "berth/no-such-image:latest"
+	if _, err := r.Run(ctx, missing); !errors.Is(err, driver.ErrInvalid) {
+		t.Errorf("Run(missing image) = %v, want ErrInvalid", err)
+	}
+	if list, err := d.List(ctx, driver.Filter{}); err != nil || len(list) != 1 || list[0].ID != c.ID {
+		t.Errorf("List after Run = %v, %v; want just %s", ids(list), err, c.Name)
+	}
 }
 
 // Spec returns a valid spec for the demo image with small limits.

@@ -91,7 +91,28 @@ func (d *Driver) Images(ctx context.Context) ([]string, error) {
 	return images.Tags(ctx, d.engine)
 }
 
+var _ driver.Runner = (*Driver)(nil)
+
 func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Container, error) {
+	return d.create(ctx, spec, 0)
+}
+
+// Run creates the container's service with its one replica asked for at
+// once, and waits for it to run.
+func (d *Driver) Run(ctx context.Context, spec *driver.Spec) (*driver.Container, error) {
+	c, err := d.create(ctx, spec, 1)
+	if err != nil {
+		return nil, err
+	}
+	running, err := d.waitRunning(ctx, c.ID)
+	if err != nil {
+		d.Remove(context.WithoutCancel(ctx), c.ID)
+		return nil, err
+	}
+	return running, nil
+}
+
+func (d *Driver) create(ctx context.Context, spec *driver.Spec, replicas uint64) (*driver.Container, error) {
 	if err := d.ensureNetwork(ctx); err != nil {
 		return nil, err
 	}
@@ -103,6 +124,10 @@ func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Contain
 	}
 	created := time.Now().UTC()
 	svc := d.serviceSpec(spec, img, created)
+	svc.Mode.Replicated.Replicas = &replicas
+	if replicas > 0 {
+		labels.RecordStart(svc.Labels, created)
+	}
 	resp, err := d.engine.ServiceCreate(ctx, svc, swarm.ServiceCreateOptions{})
 	if err != nil {
 		err = engineerr.Wrap(err, "create service")

@@ -272,7 +272,7 @@ func handleCreateContainer(a *API) http.Handler {
 			return
 		}
 		spec.Env = append(spec.Env, "BERTH_CHECKIN_TOKEN="+token)
-		c, err := a.run(r.Context(), spec, req.Name == "")
+		c, err := a.run(r.Context(), spec)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -297,7 +297,7 @@ func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal
 	}
 	name := req.Name
 	if name == "" {
-		name = "berth-" + randomHex(5)
+		name = "berth-" + randomHex(5) // 40 random bits: a clash is a 409 no one will see
 	}
 	token, hash := newCheckinToken(name)
 	env := envList(req.Env)
@@ -320,15 +320,14 @@ func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal
 	}, token, nil
 }
 
-// run creates and starts a container. A container that fails to start is
-// removed: a failed request leaves nothing behind. A generated name that
-// happens to be taken is drawn again once.
-func (a *API) run(ctx context.Context, spec *driver.Spec, generatedName bool) (*driver.Container, error) {
-	c, err := a.driver.Create(ctx, spec)
-	if errors.Is(err, driver.ErrConflict) && generatedName {
-		spec.Name = "berth-" + randomHex(5)
-		c, err = a.driver.Create(ctx, spec)
+// run creates and starts a container, in one step where the driver can. A
+// container that fails to start is removed: a failed request leaves
+// nothing behind.
+func (a *API) run(ctx context.Context, spec *driver.Spec) (*driver.Container, error) {
+	if r, ok := a.driver.(driver.Runner); ok {
+		return r.Run(ctx, spec)
 	}
+	c, err := a.driver.Create(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
