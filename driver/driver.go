@@ -128,6 +128,15 @@ type Runner interface {
 	Run(ctx context.Context, spec *Spec) (*Container, error)
 }
 
+// BackgroundStopper is implemented by drivers whose Stop returns as soon as
+// the orchestrator has the order, while the process stops in the background
+// (a swarm scaling a service to zero). Berth then stops synchronously and
+// still answers at once: nothing is left running after the response, which
+// matters on Lambda, where a process is frozen once it has answered.
+type BackgroundStopper interface {
+	StopsInBackground() bool
+}
+
 // ServiceConverger is implemented by drivers whose services Berth itself
 // keeps at their definition (a swarm does that on its own). The reconcile
 // pass calls it.

@@ -92,6 +92,7 @@ func (d *Driver) Images(ctx context.Context) ([]string, error) {
 }
 
 var _ driver.Runner = (*Driver)(nil)
+var _ driver.BackgroundStopper = (*Driver)(nil)
 
 func (d *Driver) Create(ctx context.Context, spec *driver.Spec) (*driver.Container, error) {
 	return d.create(ctx, spec, 0)
@@ -364,6 +365,10 @@ func (d *Driver) waitRunning(ctx context.Context, id string) (*driver.Container,
 		}
 	}
 }
+
+// StopsInBackground: Stop scales the service to zero and returns; the swarm
+// stops the task, with its grace, on its own (driver.BackgroundStopper).
+func (d *Driver) StopsInBackground() bool { return true }
 
 func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error {
 	zero := uint64(0)

@@ -28,6 +28,10 @@ type Options struct {
 	Port int
 	// Routes names the routes to serve; nil serves all.
 	Routes []string
+	// CheckinFromHost derives the default check-in URL from the host a
+	// request came to (https://<host>/v1/check-in): behind API Gateway, the
+	// API's own address is where containers check in.
+	CheckinFromHost bool
 }
 
 // API serves Berth's HTTP API. It is an http.Handler.
@@ -39,6 +43,7 @@ type API struct {
 	secret    []byte
 	adminHash [sha256.Size]byte
 	port      int
+	fromHost  bool
 	mux       *http.ServeMux
 
 	background sync.WaitGroup // stops that outlive their request
@@ -64,6 +69,7 @@ func New(cfg Config, opts Options) (*API, error) {
 		secret:    []byte(cfg.Secret),
 		adminHash: sha256.Sum256([]byte(cfg.AdminToken)),
 		port:      opts.Port,
+		fromHost:  opts.CheckinFromHost,
 		mux:       http.NewServeMux(),
 	}
 	if a.log == nil {
@@ -174,11 +180,15 @@ func (a *API) withPrincipal(h func(http.ResponseWriter, *http.Request, principal
 	})
 }
 
-// checkinURLFor returns the URL containers check in at: configured, or Berth's port
-// on the containers' gateway when the driver knows it. It is "" when neither.
-func (a *API) checkinURLFor(ctx context.Context) (string, error) {
+// checkinURLFor returns the URL r's new container checks in at: configured;
+// else Berth's port on the containers' gateway when the driver knows it;
+// else, behind API Gateway, the API's own host. It is "" when none applies.
+func (a *API) checkinURLFor(r *http.Request) (string, error) {
 	if a.cfg.CheckinURL != "" {
 		return a.cfg.CheckinURL, nil
+	}
+	if a.fromHost && r.Host != "" {
+		return "https://" + r.Host + "/v1/check-in", nil
 	}
 	h, ok := a.driver.(driver.HostAddresser)
 	if !ok || a.port == 0 {
@@ -187,7 +197,7 @@ func (a *API) checkinURLFor(ctx context.Context) (string, error) {
 	a.checkinMu.Lock()
 	defer a.checkinMu.Unlock()
 	if a.checkinURL == "" {
-		host, err := h.HostAddress(ctx)
+		host, err := h.HostAddress(r.Context())
 		if err != nil {
 			return "", err
 		}

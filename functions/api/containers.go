@@ -266,7 +266,7 @@ func handleCreateContainer(a *API) http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		spec, token, err := a.spec(r.Context(), &req, p)
+		spec, token, err := a.spec(r, &req, p)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -284,7 +284,7 @@ func handleCreateContainer(a *API) http.Handler {
 
 // spec turns a valid request into a driver spec and the container's check-in
 // token. It refuses images the allowlist does not permit.
-func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal) (*driver.Spec, string, error) {
+func (a *API) spec(r *http.Request, req *createContainerRequest, p principal) (*driver.Spec, string, error) {
 	image, err := a.allowedImage(req.Image)
 	if err != nil {
 		return nil, "", err
@@ -301,7 +301,7 @@ func (a *API) spec(ctx context.Context, req *createContainerRequest, p principal
 	}
 	token, hash := newCheckinToken(name)
 	env := envList(req.Env)
-	if url, err := a.checkinURLFor(ctx); err != nil {
+	if url, err := a.checkinURLFor(r); err != nil {
 		return nil, "", err
 	} else if url != "" {
 		env = append(env, "BERTH_CHECKIN_URL="+url)
@@ -373,7 +373,10 @@ func handleUpdateContainer(a *API) http.Handler {
 				return
 			}
 		case req.Status == "stopped" && c.State == driver.StateRunning:
-			a.stopLater(r.Context(), c.ID)
+			if err := a.stop(r.Context(), c.ID); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
 			v := a.view(c)
 			v.Status = "stopping"
 			writeJSON(w, http.StatusOK, v)
@@ -383,9 +386,14 @@ func handleUpdateContainer(a *API) http.Handler {
 	})
 }
 
-// stopLater stops a container after the response is sent, as spin-docker
-// does: a stop may take the whole grace period. Close waits for it.
-func (a *API) stopLater(ctx context.Context, id string) {
+// stop orders a container to stop and returns at once, as spin-docker did:
+// a stop may take the whole grace period. Where the driver stops in the
+// background itself, the order is given before answering; otherwise the
+// stop runs after the response, and Close waits for it.
+func (a *API) stop(ctx context.Context, id string) error {
+	if b, ok := a.driver.(driver.BackgroundStopper); ok && b.StopsInBackground() {
+		return a.driver.Stop(ctx, id, a.cfg.StopTimeout)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.StopTimeout+a.cfg.RequestTimeout)
 	a.background.Go(func() {
 		defer cancel()
@@ -393,6 +401,7 @@ func (a *API) stopLater(ctx context.Context, id string) {
 			a.log.Error("stop container", "id", id, "err", err)
 		}
 	})
+	return nil
 }
 
 func handleDeleteContainer(a *API) http.Handler {
