@@ -1,6 +1,7 @@
 // Package docker is Berth's driver for one Docker engine: a Berth container
-// is an engine container, its facts are labels, and its mutable activity
-// record is kept beside the driver (see activity.go).
+// is an engine container and its facts are labels; what labels cannot hold,
+// because they never change (activity, service definitions), is kept beside
+// the driver (see state.go).
 package docker
 
 import (
@@ -22,22 +23,19 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Engine is the subset of the Docker client the driver uses.
 type Engine interface {
+	images.Engine
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerStart(ctx context.Context, container string, options container.StartOptions) error
 	ContainerStop(ctx context.Context, container string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, container string, options container.RemoveOptions) error
-	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
-	ImageInspect(ctx context.Context, image string, _ ...client.ImageInspectOption) (image.InspectResponse, error)
 	NetworkInspect(ctx context.Context, network string, options network.InspectOptions) (network.Inspect, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 }

@@ -93,39 +93,19 @@ type namedService struct {
 }
 
 // listServices lists named services (one, for a name) in two engine calls:
-// the services with their task counts, then their tasks for the ports.
+// the services, then their tasks for the replicas and their ports.
 func (d *Driver) listServices(ctx context.Context, filter driver.Filter, name string) ([]namedService, error) {
-	ctx, cancel := d.call(ctx)
-	defer cancel()
-	args := filters.NewArgs()
-	for _, s := range labels.Selectors(d.opts.Instance, labels.KindService, filter) {
-		args.Add("label", s)
-	}
+	var extra []filters.KeyValuePair
 	if name != "" {
-		args.Add("label", labels.Name+"="+name)
+		extra = append(extra, filters.Arg("label", labels.Name+"="+name))
 	}
-	services, err := d.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: args, Status: true})
+	services, tasks, err := d.servicesWithTasks(ctx, labels.KindService, filter, extra...)
 	if err != nil {
-		return nil, engineerr.Wrap(err, "list services")
-	}
-	if len(services) == 0 {
-		return nil, nil
-	}
-	taskArgs := filters.NewArgs(filters.Arg("desired-state", "running"))
-	if len(services) == 1 {
-		taskArgs.Add("service", services[0].ID)
-	}
-	tasks, err := d.engine.TaskList(ctx, swarm.TaskListOptions{Filters: taskArgs})
-	if err != nil {
-		return nil, engineerr.Wrap(err, "list tasks")
-	}
-	byService := map[string][]swarm.Task{}
-	for _, t := range tasks {
-		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+		return nil, err
 	}
 	out := make([]namedService, 0, len(services))
 	for i := range services {
-		out = append(out, namedService{fromNamedService(&services[i], byService[services[i].ID]), services[i].ID})
+		out = append(out, namedService{fromNamedService(&services[i], tasks[services[i].ID]), services[i].ID})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out, nil

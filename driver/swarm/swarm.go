@@ -239,18 +239,34 @@ func (d *Driver) List(ctx context.Context, filter driver.Filter) ([]*driver.Cont
 // list is the two engine calls behind Get and List: the services, then the
 // tasks that tell which of them run and on which ports.
 func (d *Driver) list(ctx context.Context, filter driver.Filter, extra ...filters.KeyValuePair) ([]*driver.Container, error) {
+	services, tasks, err := d.servicesWithTasks(ctx, labels.KindContainer, filter, extra...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*driver.Container, 0, len(services))
+	for i := range services {
+		c := fromService(&services[i], tasks[services[i].ID])
+		if filter.State == "" || c.State == filter.State {
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// servicesWithTasks lists the instance's services of kind that match filter
+// and extra, with their tasks that should be running, by service ID: two
+// engine calls whatever the number of services.
+func (d *Driver) servicesWithTasks(ctx context.Context, kind string, filter driver.Filter, extra ...filters.KeyValuePair) ([]swarm.Service, map[string][]swarm.Task, error) {
 	ctx, cancel := d.call(ctx)
 	defer cancel()
 	args := filters.NewArgs(extra...)
-	for _, s := range labels.Selectors(d.opts.Instance, labels.KindContainer, filter) {
+	for _, s := range labels.Selectors(d.opts.Instance, kind, filter) {
 		args.Add("label", s)
 	}
 	services, err := d.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: args})
-	if err != nil {
-		return nil, engineerr.Wrap(err, "list services")
-	}
-	if len(services) == 0 {
-		return nil, nil
+	if err != nil || len(services) == 0 {
+		return nil, nil, engineerr.Wrap(err, "list services")
 	}
 	taskArgs := filters.NewArgs(filters.Arg("desired-state", "running"))
 	if len(services) == 1 {
@@ -258,21 +274,13 @@ func (d *Driver) list(ctx context.Context, filter driver.Filter, extra ...filter
 	}
 	tasks, err := d.engine.TaskList(ctx, swarm.TaskListOptions{Filters: taskArgs})
 	if err != nil {
-		return nil, engineerr.Wrap(err, "list tasks")
+		return nil, nil, engineerr.Wrap(err, "list tasks")
 	}
 	byService := map[string][]swarm.Task{}
 	for _, t := range tasks {
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
 	}
-	out := make([]*driver.Container, 0, len(services))
-	for i := range services {
-		c := fromService(&services[i], byService[services[i].ID])
-		if filter.State == "" || c.State == filter.State {
-			out = append(out, c)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
-	return out, nil
+	return services, byService, nil
 }
 
 // fromService builds the container of svc from its labels and its tasks

@@ -58,26 +58,14 @@ func BenchmarkSpawn(b *testing.B) {
 		}
 		ids = append(ids, resp.ID)
 	}
-	b.ResetTimer()
-	for i := range b.N {
-		// Alternate which side goes first: the second spawn of a pair shares
-		// the machine with the first container's start-up.
-		if i%2 == 0 {
-			viaBerth()
-			viaEngine()
-		} else {
-			viaEngine()
-			viaBerth()
-		}
-		b.StopTimer()
+	alternate(b, viaBerth, viaEngine, func() {
 		for _, id := range ids {
 			if err := e.cli.ContainerRemove(ctx, id, dcontainer.RemoveOptions{Force: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		ids = ids[:0]
-		b.StartTimer()
-	}
+	})
 	report(b, "spawn", berth, engine)
 }
 
@@ -112,6 +100,25 @@ func BenchmarkList(b *testing.B) {
 		}
 	}
 	report(b, fmt.Sprintf("list of %d", n), berth, engine)
+}
+
+// alternate runs berth and engine b.N times each, alternating which goes
+// first (the second of a pair shares the machine with the first's start-up),
+// and runs cleanup untimed after each pair.
+func alternate(b *testing.B, berth, engine, cleanup func()) {
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			berth()
+			engine()
+		} else {
+			engine()
+			berth()
+		}
+		b.StopTimer()
+		cleanup()
+		b.StartTimer()
+	}
 }
 
 // report prints and records p50 and p95 of both sides and their ratios.
@@ -174,24 +181,14 @@ func BenchmarkSwarmSpawn(b *testing.B) {
 		engine = append(engine, time.Since(began))
 		ids = append(ids, resp.ID)
 	}
-	b.ResetTimer()
-	for i := range b.N {
-		if i%2 == 0 {
-			viaBerth()
-			viaEngine()
-		} else {
-			viaEngine()
-			viaBerth()
-		}
-		b.StopTimer()
+	alternate(b, viaBerth, viaEngine, func() {
 		for _, id := range ids {
 			if err := e.cli.ServiceRemove(ctx, id); err != nil {
 				b.Fatal(err)
 			}
 		}
 		ids = ids[:0]
-		b.StartTimer()
-	}
+	})
 	report(b, "swarm spawn", berth, engine)
 }
 
