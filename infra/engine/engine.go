@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,14 +171,17 @@ func (e *Engine) save() error {
 // a /29 with this host at .1 and the engine at .2 and .3.
 func (e *Engine) makeNetns() error {
 	b := make([]byte, 3)
-	rand.Read(b)
+	var subnet netip.Prefix
+	for {
+		rand.Read(b)
+		subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 200 + b[0]%50, b[1], b[2] &^ 7}), 29)
+		if !inUse(subnet) {
+			break
+		}
+	}
 	e.Netns = "berth-" + hex.EncodeToString(b)
-	base := fmt.Sprintf("10.%d.%d.%d", 200+int(b[0])%50, b[1], int(b[2])&^7)
-	prefix := base[:strings.LastIndex(base, ".")+1]
-	last := int(b[2]) &^ 7
-	e.HostIP = fmt.Sprintf("%s%d", prefix, last+1)
-	e.IP = fmt.Sprintf("%s%d", prefix, last+2)
-	e.OtherIP = fmt.Sprintf("%s%d", prefix, last+3)
+	host := subnet.Addr().Next()
+	e.HostIP, e.IP, e.OtherIP = host.String(), host.Next().String(), host.Next().Next().String()
 	hostIf, nsIf := e.Netns+"h", e.Netns+"n"
 	steps := [][]string{
 		{"netns", "add", e.Netns},
@@ -197,6 +201,17 @@ func (e *Engine) makeNetns() error {
 		}
 	}
 	return nil
+}
+
+// inUse reports whether an address of this host's namespace lies in subnet.
+func inUse(subnet netip.Prefix) bool {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && (subnet.Contains(p.Addr()) || p.Contains(subnet.Addr())) {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop stops the engine and removes everything it made: its containers and
