@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"berth/driver"
 )
 
 func TestAllowed(t *testing.T) {
@@ -163,6 +165,50 @@ func FuzzDecodeCheckin(f *testing.F) {
 		}
 		if req.ActiveConnections == nil || *req.ActiveConnections < 0 {
 			t.Fatalf("decode(%q) = %v without error", body, req.ActiveConnections)
+		}
+	})
+}
+
+// FuzzDecodeService runs the connector's service bodies through decoding
+// and validation: whatever passes has a tagged image, ports in range and no
+// BERTH_ variables; whatever fails is a 4xx.
+func FuzzDecodeService(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"hello","image":"berth/demo:latest","command":"serve --x 'a b'","environment":{"A":"1"},"ports":["8080",22]}`,
+		`{"name":"x","image":"berth/demo"}`, `{"name":"x","image":"a:1","ports":["0"]}`, `{"name":"x","image":"a:1","command":"'"}`,
+		`{"name":"x","image":"a:1","environment":{"BERTH_X":"1"}}`, `{"number":"3"}`,
+	} {
+		f.Add(s)
+	}
+	a := &API{cfg: Config{Images: []string{"*"}, MaxReplicas: 20}}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "/service", strings.NewReader(body))
+		req, err := decode[connectorRequest](r)
+		var spec *driver.ServiceSpec
+		if err == nil {
+			var d serviceDefinition
+			if d, err = req.definition(); err == nil {
+				spec, err = a.serviceSpec(d, "alice")
+			}
+		}
+		if err != nil {
+			if code := toError(err).Code; code < 400 || code >= 500 {
+				t.Fatalf("%q: %v maps to %d", body, err, code)
+			}
+			return
+		}
+		if !hasVersion(spec.Image) {
+			t.Errorf("%q: image %q without a tag passed", body, spec.Image)
+		}
+		for _, p := range spec.Ports {
+			if p < 1 || p > 65535 {
+				t.Errorf("%q: port %d passed", body, p)
+			}
+		}
+		for _, kv := range spec.Env {
+			if strings.HasPrefix(strings.ToUpper(kv), "BERTH_") || !validEnvName.MatchString(strings.SplitN(kv, "=", 2)[0]) {
+				t.Errorf("%q: env %q passed", body, kv)
+			}
 		}
 	})
 }
