@@ -21,6 +21,7 @@ import (
 	"berth/infra/engine"
 	"berth/infra/imagebuild"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -120,7 +121,7 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 		t.Errorf("sweep %s services: %v", instance, err)
 	}
 	for _, svc := range services {
-		if err := cli.ServiceRemove(ctx, svc.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.ServiceRemove(ctx, svc.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("sweep service %s: %v", svc.Spec.Name, err)
 		}
 	}
@@ -130,7 +131,7 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 		return
 	}
 	for _, c := range cs {
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("sweep container %s: %v", c.ID, err)
 		}
 	}
@@ -143,7 +144,7 @@ func Sweep(t testing.TB, cli *client.Client, instance string) {
 		// A network frees up a moment after its last container is gone.
 		for try := 0; ; try++ {
 			err := cli.NetworkRemove(ctx, n.ID)
-			if err == nil || client.IsErrNotFound(err) {
+			if err == nil || cerrdefs.IsNotFound(err) {
 				break
 			}
 			if try == 50 {

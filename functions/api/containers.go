@@ -109,8 +109,13 @@ func ownerFilter(p principal) driver.Filter {
 }
 
 // lookup returns the container r's {id} names, if p may see it.
+// A ref that is neither a name nor a 64-hex engine ID names nothing: it is
+// answered without asking the engine.
 func (a *API) lookup(r *http.Request, p principal) (*driver.Container, error) {
 	ref := r.PathValue("id")
+	if !validName.MatchString(ref) && !containerID.MatchString(ref) {
+		return nil, errorf(http.StatusNotFound, "container %q not found", ref)
+	}
 	c, err := a.driver.Get(r.Context(), ref, ownerFilter(p))
 	if errors.Is(err, driver.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "container %q not found", ref)
@@ -132,7 +137,7 @@ func handleListContainers(a *API) http.Handler {
 		}
 		for _, l := range q["label"] {
 			k, v, ok := strings.Cut(l, "=")
-			if !ok || !validLabelKey.MatchString(k) {
+			if !ok || !validLabelKey.MatchString(k) || len(v) > maxLabelValue || strings.ContainsRune(v, 0) {
 				a.writeError(w, r, errorf(http.StatusBadRequest, "label filter %q: want key=value", l))
 				return
 			}
@@ -180,6 +185,7 @@ var (
 	validName     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 	validEnvName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 	validLabelKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	containerID   = regexp.MustCompile(`^[0-9a-f]{64}$`) // an engine container's full ID
 )
 
 const (

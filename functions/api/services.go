@@ -89,6 +89,9 @@ func (a *API) checkReplicas(n int) error {
 // lookupService returns the service r's {name} names, if p may see it.
 func (a *API) lookupService(r *http.Request, p principal) (*driver.Service, error) {
 	name := r.PathValue("name")
+	if !validName.MatchString(name) { // names nothing: the engine is not asked
+		return nil, errorf(http.StatusNotFound, "service %q not found", name)
+	}
 	s, err := a.driver.GetService(r.Context(), name, ownerFilter(p))
 	if errors.Is(err, driver.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "service %q not found", name)

@@ -103,6 +103,15 @@ func TestEngineGoesAwayAndComesBack(t *testing.T) {
 			t.Errorf("engine down: %s %s took %v, past the request timeout", req.method, req.path, took)
 		}
 	}
+	// What cannot name anything is answered without the engine: 404, not 503.
+	for _, path := range []string{"/v1/containers/a%20b", "/v1/containers/" + strings.Repeat("x", 64), "/v1/services/..%2Fetc", "/service/a%00b/status"} {
+		if r := e.do("GET", path, admin, nil); r.code != http.StatusNotFound {
+			t.Errorf("engine down: GET %s = %s, want 404 without asking the engine", path, r)
+		}
+	}
+	if r := e.do("GET", "/v1/containers?label=k="+strings.Repeat("v", 300), admin, nil); r.code != http.StatusBadRequest {
+		t.Errorf("engine down: an oversized label filter = %s, want 400", r)
+	}
 	proxy.up(t)
 	if r := e.do("GET", "/v1/containers", admin, nil); r.code != http.StatusOK {
 		t.Fatalf("engine back: %s", r)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,14 +181,4 @@ func (f *function) invoke(t testing.TB, event []byte) outcome {
 	t.Helper()
 	f.served++
 	return f.rt.invoke(t, event)
-}
-
-// freePort is a local TCP port nothing listens on.
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
