@@ -18,26 +18,26 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-// eng is a private engine that listens only with --tlsverify.
-var eng *engine.Engine
+// private is an engine that listens only with --tlsverify.
+var private = &drivertest.PrivateEngine{Options: engine.Options{TLS: true, Swarm: true}}
 
-func TestMain(m *testing.M) {
-	os.Exit(drivertest.WithEngine(m, engine.Options{TLS: true, Swarm: true}, &eng))
-}
+func TestMain(m *testing.M) { os.Exit(private.Run(m)) }
 
-func good() connect.Config {
+func good(t testing.TB) connect.Config {
+	eng := private.Get(t)
 	return connect.Config{Driver: "docker", Host: eng.TCPHost, CertPath: eng.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second}
 }
 
 // TestConformanceOverTLS: the right client certificate carries the whole
 // conformance suite of both drivers.
 func TestConformanceOverTLS(t *testing.T) {
+	eng := private.Get(t)
 	for _, name := range []string{"docker", "swarm"} {
 		t.Run(name, func(t *testing.T) {
 			drivertest.RunConformanceTests(t, drivertest.Harness{
 				PortHost: eng.IP,
 				NewDriver: func(t *testing.T) driver.Driver {
-					cfg := good()
+					cfg := good(t)
 					cli := drivertest.Connect(t, cfg) // builds the demo image there
 					cfg.Driver, cfg.Instance, cfg.PublishIP = name, drivertest.Instance(t, cli), eng.IP
 					cfg.Network = "berth-" + cfg.Instance
@@ -56,6 +56,7 @@ func TestConformanceOverTLS(t *testing.T) {
 // TestPEMFromEnvironment: the TLS material given as PEM contents (Lambda
 // has no cert directory) makes a real handshake, as the directory does.
 func TestPEMFromEnvironment(t *testing.T) {
+	eng := private.Get(t)
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(eng.CertDir, name))
 		if err != nil {
@@ -77,7 +78,7 @@ func TestPEMFromEnvironment(t *testing.T) {
 	if err := images(cfg); err != nil {
 		t.Errorf("TLS from PEM contents: %v", err)
 	}
-	if err := images(good()); err != nil {
+	if err := images(good(t)); err != nil {
 		t.Errorf("TLS from DOCKER_CERT_PATH: %v", err)
 	}
 }
@@ -85,6 +86,7 @@ func TestPEMFromEnvironment(t *testing.T) {
 // TestRefused: every wrong TLS setup is refused, with an error that says why
 // and is classified as the engine being unavailable.
 func TestRefused(t *testing.T) {
+	eng := private.Get(t)
 	otherCA := t.TempDir()
 	if _, err := tlscerts.WriteEngineSet(otherCA, []string{eng.IP}, time.Hour); err != nil {
 		t.Fatal(err)
@@ -110,22 +112,22 @@ func TestRefused(t *testing.T) {
 		want string // part of the error
 	}{
 		{"no client certificate", func() connect.Config {
-			c := good()
+			c := good(t)
 			c.CertPath, c.CAPEM = "", string(caOnly)
 			return c
 		}, "client authentication (--tlsverify)"},
 		{"client certificate from another CA", func() connect.Config {
-			c := good()
+			c := good(t)
 			c.CertPath = strangerClient
 			return c
 		}, "bad certificate"},
 		{"server certificate the client's CA did not sign", func() connect.Config {
-			c := good()
+			c := good(t)
 			c.CertPath = untrustingClient
 			return c
 		}, "certificate signed by unknown authority"},
 		{"wrong server name", func() connect.Config {
-			c := good()
+			c := good(t)
 			c.Host = "tcp://" + eng.OtherIP + ":2376"
 			return c
 		}, "not " + eng.OtherIP},
@@ -160,6 +162,7 @@ func TestRefused(t *testing.T) {
 // TestSettingsRefused: settings that would weaken or confuse TLS are refused
 // before any connection, each with its own reason.
 func TestSettingsRefused(t *testing.T) {
+	eng := private.Get(t)
 	none := filepath.Join(t.TempDir(), "none")
 	cases := []struct {
 		name string

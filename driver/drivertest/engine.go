@@ -225,27 +225,49 @@ func DockerDriver(t testing.TB, engine docker.Engine, instance string) *docker.D
 	return d
 }
 
-// WithEngine runs a test binary's tests with a private engine (see
-// infra/engine) in *e, started before and stopped after them. Call it from
-// TestMain: os.Exit(drivertest.WithEngine(m, opts, &eng)).
-func WithEngine(m *testing.M, opts engine.Options, e **engine.Engine) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "be-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+// PrivateEngine is a private engine (see infra/engine) that a test binary
+// starts on first use and stops when its tests are over: a binary whose
+// selected tests need none — a fuzz worker, a -run that picks unit tests —
+// starts none, and so can leave none behind when it is killed.
+type PrivateEngine struct {
+	Options engine.Options // Dir is chosen here
+
+	once sync.Once
+	e    *engine.Engine
+	err  error
+}
+
+// Get returns the engine, starting it on the first call.
+func (p *PrivateEngine) Get(t testing.TB) *engine.Engine {
+	t.Helper()
+	p.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "be-")
+		if err != nil {
+			p.err = err
+			return
+		}
+		os.Remove(dir) // engine.Start makes it
+		opts := p.Options
+		opts.Dir = dir
+		p.e, p.err = engine.Start(ctx, opts)
+	})
+	if p.err != nil {
+		t.Fatalf("private engine: %v", p.err)
 	}
-	os.Remove(dir) // engine.Start makes it
-	opts.Dir = dir
-	if *e, err = engine.Start(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "private engine: %v\n", err)
-		return 1
-	}
+	return p.e
+}
+
+// Run runs the tests, then stops the engine if they started it. Call it
+// from TestMain: os.Exit(private.Run(m)).
+func (p *PrivateEngine) Run(m *testing.M) int {
 	code := m.Run()
-	if err := (*e).Stop(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "stop private engine: %v\n", err)
-		code = 1
+	if p.e != nil {
+		if err := p.e.Stop(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "stop private engine: %v\n", err)
+			code = 1
+		}
 	}
 	return code
 }

@@ -19,21 +19,20 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// eng is this package's private engine: a one-node swarm reached over TLS,
-// the production setup in miniature.
-var eng *engine.Engine
+// private is this package's engine: a one-node swarm reached over TLS, the
+// production setup in miniature.
+var private = &drivertest.PrivateEngine{Options: engine.Options{TLS: true, Swarm: true}}
 
-func TestMain(m *testing.M) {
-	os.Exit(drivertest.WithEngine(m, engine.Options{TLS: true, Swarm: true}, &eng))
-}
+func TestMain(m *testing.M) { os.Exit(private.Run(m)) }
 
-// tlsConfig reaches eng over TLS with its client certificate.
-func tlsConfig() connect.Config {
+// tlsConfig reaches the swarm over TLS with its client certificate.
+func tlsConfig(t testing.TB) connect.Config {
+	eng := private.Get(t)
 	return connect.Config{Host: eng.TCPHost, CertPath: eng.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second}
 }
 
 func newDriver(t *testing.T) driver.Driver {
-	cli := drivertest.Connect(t, tlsConfig())
+	cli := drivertest.Connect(t, tlsConfig(t))
 	instance := drivertest.Instance(t, cli)
 	d, err := swarm.New(cli, swarm.Options{Instance: instance, Network: "berth-" + instance})
 	if err != nil {
@@ -43,7 +42,7 @@ func newDriver(t *testing.T) driver.Driver {
 }
 
 func TestConformance(t *testing.T) {
-	drivertest.RunConformanceTests(t, drivertest.Harness{NewDriver: newDriver, PortHost: eng.IP})
+	drivertest.RunConformanceTests(t, drivertest.Harness{NewDriver: newDriver, PortHost: private.Get(t).IP})
 }
 
 // TestConcurrentUpdatesLoseNothing: many writers at once — check-ins from
@@ -91,7 +90,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 // TestActivityKeepsTheTask: recording activity rewrites the service's labels
 // but not its task: the running container is the same one afterwards.
 func TestActivityKeepsTheTask(t *testing.T) {
-	cli := drivertest.Connect(t, tlsConfig())
+	cli := drivertest.Connect(t, tlsConfig(t))
 	instance := drivertest.Instance(t, cli)
 	d, err := swarm.New(cli, swarm.Options{Instance: instance, Network: "berth-" + instance})
 	if err != nil {

@@ -268,6 +268,7 @@ func BenchmarkSwarmScale(b *testing.B) {
 // (each one handshake), from the kernel's table.
 func BenchmarkTLSGet(b *testing.B) {
 	overTLS := newEnv(b, "swarm", nil)
+	swarmEngine := privateSwarm.Get(b)
 	cfg := connect.Config{Driver: "swarm", Host: swarmEngine.Socket, Instance: overTLS.instance, Network: "berth-" + overTLS.instance, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second}
 	d, err := connect.Open(cfg, "")
 	if err != nil {

@@ -32,13 +32,11 @@ const (
 	secret     = "test-secret-0123456789abcdef0123456789"
 )
 
-// swarmEngine is this package's private one-node swarm, reached over TLS:
-// every container test runs against both drivers.
-var swarmEngine *engine.Engine
+// privateSwarm is this package's one-node swarm, reached over TLS: every
+// container test runs against both drivers. The fuzz targets start none.
+var privateSwarm = &drivertest.PrivateEngine{Options: engine.Options{TLS: true, Swarm: true}}
 
-func TestMain(m *testing.M) {
-	os.Exit(drivertest.WithEngine(m, engine.Options{TLS: true, Swarm: true}, &swarmEngine))
-}
+func TestMain(m *testing.M) { os.Exit(privateSwarm.Run(m)) }
 
 // drivers are the drivers the API tests run against.
 var drivers = []string{"docker", "swarm"}
@@ -88,6 +86,7 @@ func newEnv(t testing.TB, kind string, mutate func(*api.Config)) *env {
 		instance := drivertest.Instance(t, cli)
 		return newEnvWith(t, envOptions{cli: cli, instance: instance, driver: drivertest.DockerDriver(t, cli, instance), portHost: "127.0.0.1"}, mutate)
 	case "swarm":
+		swarmEngine := privateSwarm.Get(t)
 		cfg := connect.Config{Driver: "swarm", Host: swarmEngine.TCPHost, CertPath: swarmEngine.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second}
 		cli := drivertest.Connect(t, cfg)
 		cfg.Instance = drivertest.Instance(t, cli)

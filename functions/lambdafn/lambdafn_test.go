@@ -30,8 +30,8 @@ import (
 )
 
 var (
-	// eng is the swarm the functions drive, over TLS, as in production.
-	eng *engine.Engine
+	// private is the swarm the functions drive, over TLS, as in production.
+	private = &drivertest.PrivateEngine{Options: engine.Options{TLS: true, Swarm: true}}
 	// binDir holds every function's bootstrap, built for this host.
 	binDir string
 )
@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build the functions: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := drivertest.WithEngine(m, engine.Options{TLS: true, Swarm: true}, &eng)
+	code := private.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -62,6 +62,7 @@ const (
 // pointing at the test swarm: the TLS material as PEM contents, since a
 // Lambda function has no certificate directory.
 func functionEnv(t testing.TB, instance string) []string {
+	eng := private.Get(t)
 	pem := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(eng.CertDir, name))
 		if err != nil {
@@ -343,6 +344,7 @@ func blank(v any) any {
 // invocations, and checks each answer against the local server's answer to
 // the same request, against the real swarm.
 func TestLambdaAnswersLikeTheLocalServer(t *testing.T) {
+	eng := private.Get(t)
 	cli := drivertest.Connect(t, connect.Config{Host: eng.TCPHost, CertPath: eng.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second})
 	instance := drivertest.Instance(t, cli)
 	env := functionEnv(t, instance)
@@ -463,7 +465,7 @@ func TestLambdaAnswersLikeTheLocalServer(t *testing.T) {
 
 // checkinToken reads a container's token from its service's environment.
 func checkinToken(t *testing.T, id string) string {
-	cli, err := eng.Client()
+	cli, err := private.Get(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,6 +548,7 @@ func TestRefusesLocalState(t *testing.T) {
 // TestReconcileFunction: the scheduled function runs the local binary's
 // reconcile pass: an idle container is culled.
 func TestReconcileFunction(t *testing.T) {
+	eng := private.Get(t)
 	cli := drivertest.Connect(t, connect.Config{Host: eng.TCPHost, CertPath: eng.CertDir, DialTimeout: 5 * time.Second, CallTimeout: 30 * time.Second})
 	instance := drivertest.Instance(t, cli)
 	env := functionEnv(t, instance)
